@@ -1,0 +1,1 @@
+//! Matching: inventory × signatures × policy → findings. Pure: no I/O, no clock.

@@ -1,0 +1,1 @@
+//! IPA fingerprinting: `Payload/*.app/Info.plist` and `iTunesMetadata.plist`.

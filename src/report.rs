@@ -1,0 +1,1 @@
+//! Reports: schema v1 device records and their renderings.

@@ -1,0 +1,1 @@
+//! The signature set: TOML files under `signatures/`, compiled in, extendable with `--signatures`.

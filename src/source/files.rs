@@ -1,0 +1,1 @@
+//! `scan files`: APK and IPA files and folders of them.

@@ -1,0 +1,11 @@
+//! Sources turn a device into an [`Inventory`](crate::model::Inventory). A source never decides
+//! what is prohibited; it reports what it read and what it could not read.
+
+pub mod adb;
+pub mod files;
+pub mod ios_backup;
+
+use crate::model::Inventory;
+
+/// Where a source hands each finished inventory (called from worker threads, in completion order).
+pub type Emit<'a> = &'a (dyn Fn(Inventory) + Sync);
