@@ -1,7 +1,12 @@
 //! iOS backups: one backup or a tree of many, encrypted ones included. Backups are built by
 //! `support/backupbuild.rs` with real plists and SQLite; the encrypted third-party fixtures are
 //! read in place.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[path = "support/backupbuild.rs"]
 mod backupbuild;
@@ -36,11 +41,17 @@ fn app<'a>(inv: &'a Inventory, id: &str) -> &'a AppRecord {
 }
 
 fn detail<'a>(app: &'a AppRecord, key: &str) -> Option<&'a str> {
-    app.details.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    app.details
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 fn problems(inv: &Inventory) -> String {
-    inv.problems.iter().map(|p| format!("{}: {}\n", p.scope, p.message)).collect()
+    inv.problems
+        .iter()
+        .map(|p| format!("{}: {}\n", p.scope, p.message))
+        .collect()
 }
 
 const UDID: &str = "00008030-001A35E83C38802E";
@@ -63,7 +74,10 @@ fn device_identity_from_binary_info_plist_without_personal_data() {
     assert_eq!(d.location.as_deref(), Some(dir.to_str().unwrap()));
     assert_eq!(d.personal, None);
     assert!(inv.problems.is_empty(), "{}", problems(&inv));
-    assert_eq!(app(&inv, "com.apple.Pages").seen_in, vec!["app_domain", "installed_applications"]);
+    assert_eq!(
+        app(&inv, "com.apple.Pages").seen_in,
+        vec!["app_domain", "installed_applications"]
+    );
 }
 
 #[test]
@@ -80,13 +94,18 @@ fn identity_falls_back_to_lockdown_then_folder_name() {
     b.info = Some(dict(vec![]));
     b.manifest.as_mut().unwrap().remove("Lockdown");
     let dir = b.write(&tmp.path().join("nameless"));
-    assert_eq!(scan_one(&dir, &BackupOptions::default()).device.id, "nameless");
+    assert_eq!(
+        scan_one(&dir, &BackupOptions::default()).device.id,
+        "nameless"
+    );
 }
 
 #[test]
 fn tiktok_only_in_installed_applications() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = Backup::new(UDID).installed_app(TIKTOK).write(&tmp.path().join("b"));
+    let dir = Backup::new(UDID)
+        .installed_app(TIKTOK)
+        .write(&tmp.path().join("b"));
     let inv = scan_one(&dir, &BackupOptions::default());
     let a = app(&inv, TIKTOK);
     assert!(a.installed);
@@ -99,7 +118,10 @@ fn tiktok_only_in_info_applications_with_metadata() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = Backup::new(UDID)
         .binary()
-        .info_app(TIKTOK, itunes_metadata(TIKTOK_STORE_ID, "TikTok", "33.2.3", Some(TIKTOK)))
+        .info_app(
+            TIKTOK,
+            itunes_metadata(TIKTOK_STORE_ID, "TikTok", "33.2.3", Some(TIKTOK)),
+        )
         .write(&tmp.path().join("b"));
     let inv = scan_one(&dir, &BackupOptions::default());
     let a = app(&inv, TIKTOK);
@@ -147,7 +169,10 @@ fn irregular_and_unreadable_itunes_metadata() {
     let irregular = dict(vec![
         ("itemId", s("835599320")),
         ("itemName", Value::Array(vec![])),
-        ("com.apple.iTunesStore.downloadInfo", Value::Integer(3.into())),
+        (
+            "com.apple.iTunesStore.downloadInfo",
+            Value::Integer(3.into()),
+        ),
     ]);
     let dir = Backup::new(UDID)
         .info_app(TIKTOK, irregular)
@@ -165,13 +190,18 @@ fn irregular_and_unreadable_itunes_metadata() {
 #[test]
 fn tiktok_only_in_manifest_plist_applications_counts_as_installed() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = Backup::new(UDID).manifest_app(TIKTOK, "330203").write(&tmp.path().join("b"));
+    let dir = Backup::new(UDID)
+        .manifest_app(TIKTOK, "330203")
+        .write(&tmp.path().join("b"));
     let inv = scan_one(&dir, &BackupOptions::default());
     let a = app(&inv, TIKTOK);
     assert!(a.installed);
     assert_eq!(a.seen_in, vec!["manifest_applications"]);
     assert_eq!(detail(a, "bundle_version"), Some("330203"));
-    assert_eq!(a.path.as_deref(), Some("/var/containers/Bundle/Application/0000/com.zhiliaoapp.musically.app"));
+    assert_eq!(
+        a.path.as_deref(),
+        Some("/var/containers/Bundle/Application/0000/com.zhiliaoapp.musically.app")
+    );
 }
 
 #[test]
@@ -190,7 +220,7 @@ fn tiktok_only_as_app_domain_in_manifest_db() {
 fn tiktok_only_as_app_domain_in_mbdb() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = Backup::new(UDID)
-        .as_mbdb(&[&format!("AppDomain-{TIKTOK}")])
+        .with_mbdb(&[&format!("AppDomain-{TIKTOK}")])
         .write(&tmp.path().join("b"));
     assert!(!dir.join("Manifest.db").exists());
     let inv = scan_one(&dir, &BackupOptions::default());
@@ -198,7 +228,13 @@ fn tiktok_only_as_app_domain_in_mbdb() {
     assert!(a.installed);
     assert_eq!(a.seen_in, vec!["app_domain"]);
     assert!(inv.problems.is_empty(), "{}", problems(&inv));
-    assert!(inv.notes.iter().any(|n| n == "Manifest.mbdb: 4 domains read"), "{:?}", inv.notes);
+    assert!(
+        inv.notes
+            .iter()
+            .any(|n| n == "Manifest.mbdb: 4 domains read"),
+        "{:?}",
+        inv.notes
+    );
 }
 
 #[test]
@@ -223,7 +259,10 @@ fn places_are_unioned_per_bundle_id() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = Backup::new(UDID)
         .installed_app(TIKTOK)
-        .info_app(TIKTOK, itunes_metadata(TIKTOK_STORE_ID, "TikTok", "33.2.3", Some(TIKTOK)))
+        .info_app(
+            TIKTOK,
+            itunes_metadata(TIKTOK_STORE_ID, "TikTok", "33.2.3", Some(TIKTOK)),
+        )
         .manifest_app(TIKTOK, "330203")
         .db_domain(&format!("AppDomain-{TIKTOK}"))
         .db_domain(&format!("AppDomainGroup-{TIKTOK}"))
@@ -234,7 +273,13 @@ fn places_are_unioned_per_bundle_id() {
     assert!(a.installed);
     assert_eq!(
         a.seen_in,
-        vec!["app_domain", "app_group", "info_applications", "installed_applications", "manifest_applications"]
+        vec![
+            "app_domain",
+            "app_group",
+            "info_applications",
+            "installed_applications",
+            "manifest_applications"
+        ]
     );
     assert_eq!(a.version.as_deref(), Some("33.2.3"));
     let ids: Vec<_> = inv.apps.iter().map(|a| a.id.as_str()).collect();
@@ -256,7 +301,11 @@ fn encrypted_backup_without_password_reads_plaintext_lists_and_says_what_it_miss
     assert!(!inv.apps.iter().any(|a| a.id == "com.bytedance.other"));
     assert_eq!(inv.problems.len(), 1, "{}", problems(&inv));
     assert_eq!(inv.problems[0].scope, "file Manifest.db");
-    assert!(inv.problems[0].message.contains("no password"), "{}", problems(&inv));
+    assert!(
+        inv.problems[0].message.contains("no password"),
+        "{}",
+        problems(&inv)
+    );
 }
 
 #[test]
@@ -308,12 +357,20 @@ fn encrypted_backup_with_wrong_password_keeps_the_plaintext_report() {
     assert!(app(&inv, "com.example.other").installed);
     assert_eq!(inv.device.id, UDID);
     assert_eq!(inv.problems.len(), 1, "{}", problems(&inv));
-    assert!(inv.problems[0].message.starts_with("wrong backup password"), "{}", problems(&inv));
+    assert!(
+        inv.problems[0].message.starts_with("wrong backup password"),
+        "{}",
+        problems(&inv)
+    );
 }
 
 fn pyiosbackup(name: &str) -> PathBuf {
     let p = third_party().join("ios_backups/pyiosbackup").join(name);
-    assert!(p.join("Manifest.plist").exists(), "missing fixture {}", p.display());
+    assert!(
+        p.join("Manifest.plist").exists(),
+        "missing fixture {}",
+        p.display()
+    );
     p
 }
 
@@ -339,13 +396,29 @@ fn third_party_encrypted_ios10_3() {
     };
     let wrong = with("1234");
     assert_eq!(wrong.problems.len(), 1, "{}", problems(&wrong));
-    assert!(wrong.problems[0].message.starts_with("wrong backup password"), "{}", problems(&wrong));
+    assert!(
+        wrong.problems[0]
+            .message
+            .starts_with("wrong backup password"),
+        "{}",
+        problems(&wrong)
+    );
 
     let right = with("0000");
     assert!(right.problems.is_empty(), "{}", problems(&right));
     assert!(right.apps.is_empty());
-    assert!(right.notes.iter().any(|n| n == "Manifest.db: 1 domains read"), "{:?}", right.notes);
-    assert!(right.notes.iter().any(|n| n == "Manifest.db decrypted with the backup password"));
+    assert!(
+        right
+            .notes
+            .iter()
+            .any(|n| n == "Manifest.db: 1 domains read"),
+        "{:?}",
+        right.notes
+    );
+    assert!(right
+        .notes
+        .iter()
+        .any(|n| n == "Manifest.db decrypted with the backup password"));
     assert_eq!(snapshot(&dir), before);
 }
 
@@ -355,7 +428,13 @@ fn third_party_encrypted_ios9_mbdb_is_read_without_password() {
     let inv = scan_one(&dir, &BackupOptions::default());
     assert!(inv.problems.is_empty(), "{}", problems(&inv));
     assert!(inv.apps.is_empty());
-    assert!(inv.notes.iter().any(|n| n == "Manifest.mbdb: 1 domains read"), "{:?}", inv.notes);
+    assert!(
+        inv.notes
+            .iter()
+            .any(|n| n == "Manifest.mbdb: 1 domains read"),
+        "{:?}",
+        inv.notes
+    );
     assert_eq!(inv.device.os_version.as_deref(), Some("9.0.1"));
 }
 
@@ -377,18 +456,27 @@ fn unfinished_missing_and_corrupt_files_are_problems() {
     assert_eq!(inv.problems.len(), 1, "{}", problems(&inv));
     assert_eq!(inv.problems[0].scope, "file Manifest.db");
 
-    let truncated_db = Backup::new("u3").db_domain("AppDomain-a.b").write(&tmp.path().join("truncated_db"));
+    let truncated_db = Backup::new("u3")
+        .db_domain("AppDomain-a.b")
+        .write(&tmp.path().join("truncated_db"));
     let bytes = std::fs::read(truncated_db.join("Manifest.db")).unwrap();
     std::fs::write(truncated_db.join("Manifest.db"), &bytes[..4096]).unwrap();
     let inv = scan_one(&truncated_db, &BackupOptions::default());
     assert_eq!(inv.problems.len(), 1, "{}", problems(&inv));
 
     let corrupt_info = Backup::new("u4").write(&tmp.path().join("corrupt_info"));
-    std::fs::write(corrupt_info.join("Info.plist"), b"<?xml version=\"1.0\"?><plist><dict><key>").unwrap();
+    std::fs::write(
+        corrupt_info.join("Info.plist"),
+        b"<?xml version=\"1.0\"?><plist><dict><key>",
+    )
+    .unwrap();
     let inv = scan_one(&corrupt_info, &BackupOptions::default());
     assert_eq!(inv.problems.len(), 1, "{}", problems(&inv));
     assert_eq!(inv.problems[0].scope, "file Info.plist");
-    assert_eq!(inv.device.id, "u4", "identity still comes from Manifest.plist Lockdown");
+    assert_eq!(
+        inv.device.id, "u4",
+        "identity still comes from Manifest.plist Lockdown"
+    );
 
     let mut b = Backup::new("u5");
     b.status = None;
@@ -396,9 +484,16 @@ fn unfinished_missing_and_corrupt_files_are_problems() {
     let bare = b.write(&tmp.path().join("bare"));
     let inv = scan_one(&bare, &BackupOptions::default());
     let scopes: Vec<_> = inv.problems.iter().map(|p| p.scope.as_str()).collect();
-    assert_eq!(scopes, vec!["file Manifest.db", "file Status.plist"], "{}", problems(&inv));
+    assert_eq!(
+        scopes,
+        vec!["file Manifest.db", "file Status.plist"],
+        "{}",
+        problems(&inv)
+    );
 
-    let bad_mbdb = Backup::new("u6").as_mbdb(&["AppDomain-a.b"]).write(&tmp.path().join("bad_mbdb"));
+    let bad_mbdb = Backup::new("u6")
+        .with_mbdb(&["AppDomain-a.b"])
+        .write(&tmp.path().join("bad_mbdb"));
     let bytes = std::fs::read(bad_mbdb.join("Manifest.mbdb")).unwrap();
     std::fs::write(bad_mbdb.join("Manifest.mbdb"), &bytes[..bytes.len() - 5]).unwrap();
     let inv = scan_one(&bad_mbdb, &BackupOptions::default());
@@ -409,12 +504,17 @@ fn unfinished_missing_and_corrupt_files_are_problems() {
 #[test]
 fn scanning_never_writes_inside_a_backup_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let plain = Backup::new("p1").installed_app(TIKTOK).db_domain("AppDomain-a.b").write(&tmp.path().join("plain"));
+    let plain = Backup::new("p1")
+        .installed_app(TIKTOK)
+        .db_domain("AppDomain-a.b")
+        .write(&tmp.path().join("plain"));
     let enc = Backup::new("p2")
         .db_domain("AppDomain-a.b")
         .encrypted(Encryption::new("pw"))
         .write(&tmp.path().join("enc"));
-    let mbdb = Backup::new("p3").as_mbdb(&["AppDomain-a.b"]).write(&tmp.path().join("mbdb"));
+    let mbdb = Backup::new("p3")
+        .with_mbdb(&["AppDomain-a.b"])
+        .write(&tmp.path().join("mbdb"));
     let corrupt = Backup::new("p4").write(&tmp.path().join("corrupt"));
     std::fs::write(corrupt.join("Manifest.db"), vec![0x42; 4096]).unwrap();
     let before = snapshot(tmp.path());
@@ -424,7 +524,9 @@ fn scanning_never_writes_inside_a_backup_folder() {
     };
     let invs = scan_all(&[tmp.path().to_path_buf()], &opts);
     assert_eq!(invs.len(), 4);
-    assert!(invs.iter().all(|i| i.apps.iter().any(|a| a.id == "a.b") || i.device.id == "p4"));
+    assert!(invs
+        .iter()
+        .all(|i| i.apps.iter().any(|a| a.id == "a.b") || i.device.id == "p4"));
     assert_eq!(snapshot(tmp.path()), before);
     let _ = (plain, enc, mbdb);
 }
@@ -445,7 +547,9 @@ fn a_tree_of_hundreds_of_backups_with_broken_ones() {
         }
         let mut info = good.info.clone().unwrap();
         info.insert("Unique Identifier".into(), s(&format!("udid-{i:04}")));
-        Value::Dictionary(info).to_file_xml(dir.join("Info.plist")).unwrap();
+        Value::Dictionary(info)
+            .to_file_xml(dir.join("Info.plist"))
+            .unwrap();
         expected_good.push(format!("udid-{i:04}"));
     }
     std::fs::remove_dir_all(&template).unwrap();
@@ -473,7 +577,11 @@ fn a_tree_of_hundreds_of_backups_with_broken_ones() {
         .collect();
     good_ids.sort();
     assert_eq!(good_ids, expected_good);
-    let broken: Vec<_> = invs.iter().filter(|i| !i.problems.is_empty()).map(|i| i.device.id.clone()).collect();
+    let broken: Vec<_> = invs
+        .iter()
+        .filter(|i| !i.problems.is_empty())
+        .map(|i| i.device.id.clone())
+        .collect();
     assert_eq!(broken.len(), 3, "{broken:?}");
     assert!(broken.contains(&"broken-unfinished".to_string()));
     assert!(broken.contains(&"broken-corrupt".to_string()));
@@ -485,9 +593,19 @@ fn paths_that_hold_no_backup_are_errors() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("empty/sub")).unwrap();
     let out = Mutex::new(Vec::new());
-    let err = scan(&[tmp.path().join("empty")], &BackupOptions::default(), &|i| out.lock().unwrap().push(i)).unwrap_err();
+    let err = scan(
+        &[tmp.path().join("empty")],
+        &BackupOptions::default(),
+        &|i| out.lock().unwrap().push(i),
+    )
+    .unwrap_err();
     assert!(matches!(err, BackupError::NoBackups { .. }), "{err}");
-    let err = scan(&[tmp.path().join("nope")], &BackupOptions::default(), &|i| out.lock().unwrap().push(i)).unwrap_err();
+    let err = scan(
+        &[tmp.path().join("nope")],
+        &BackupOptions::default(),
+        &|i| out.lock().unwrap().push(i),
+    )
+    .unwrap_err();
     assert!(matches!(err, BackupError::Unreadable { .. }), "{err}");
     assert!(out.into_inner().unwrap().is_empty());
 }

@@ -1,7 +1,13 @@
 //! Builds iOS backup folders for tests: real XML or binary plists (the `plist` crate), a real
 //! SQLite `Manifest.db` (rusqlite), a `Manifest.mbdb` written byte by byte, and encrypted backups
 //! made with the documented key chain (keybag, PBKDF2 stages, AES key wrap, AES-256-CBC).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +38,12 @@ pub fn to_xml(v: &Value) -> Vec<u8> {
 }
 
 /// An `iTunesMetadata` dictionary as the App Store writes it (with a buyer Apple ID).
-pub fn itunes_metadata(item_id: u64, name: &str, version: &str, bundle_id: Option<&str>) -> Dictionary {
+pub fn itunes_metadata(
+    item_id: u64,
+    name: &str,
+    version: &str,
+    bundle_id: Option<&str>,
+) -> Dictionary {
     let mut d = dict(vec![
         ("itemId", Value::Integer(item_id.into())),
         ("itemName", s(name)),
@@ -46,7 +57,10 @@ pub fn itunes_metadata(item_id: u64, name: &str, version: &str, bundle_id: Optio
             Value::Dictionary(dict(vec![
                 (
                     "accountInfo",
-                    Value::Dictionary(dict(vec![("AppleID", s("buyer@example.com")), ("DSPersonID", Value::Integer(12345.into()))])),
+                    Value::Dictionary(dict(vec![
+                        ("AppleID", s("buyer@example.com")),
+                        ("DSPersonID", Value::Integer(12345.into())),
+                    ])),
                 ),
                 ("purchaseDate", s("2024-03-01T10:00:00Z")),
             ])),
@@ -109,8 +123,14 @@ impl Backup {
             ("IMEI", s("356789012345678")),
             ("Phone Number", s("+32 470 12 34 56")),
             ("ICCID", s("8932000000000000000")),
-            ("Last Backup Date", Value::Date(std::time::UNIX_EPOCH.into())),
-            ("Installed Applications", Value::Array(vec![s("com.apple.Pages")])),
+            (
+                "Last Backup Date",
+                Value::Date(std::time::UNIX_EPOCH.into()),
+            ),
+            (
+                "Installed Applications",
+                Value::Array(vec![s("com.apple.Pages")]),
+            ),
             ("Applications", Value::Dictionary(Dictionary::new())),
         ]);
         let manifest = dict(vec![
@@ -143,8 +163,14 @@ impl Backup {
             status: Some(status),
             binary: false,
             db: Some(vec![
-                ("HomeDomain".into(), "Library/Preferences/com.apple.springboard.plist".into()),
-                ("CameraRollDomain".into(), "Media/DCIM/100APPLE/IMG_0001.HEIC".into()),
+                (
+                    "HomeDomain".into(),
+                    "Library/Preferences/com.apple.springboard.plist".into(),
+                ),
+                (
+                    "CameraRollDomain".into(),
+                    "Media/DCIM/100APPLE/IMG_0001.HEIC".into(),
+                ),
                 ("AppDomain-com.apple.Pages".into(), "Documents".into()),
             ]),
             mbdb: None,
@@ -171,7 +197,10 @@ impl Backup {
     /// An `Info.plist` `Applications` entry (key `key`) with an `iTunesMetadata` blob.
     pub fn info_app(mut self, key: &str, metadata: Dictionary) -> Self {
         let entry = dict(vec![
-            ("iTunesMetadata", Value::Data(to_binary(&Value::Dictionary(metadata)))),
+            (
+                "iTunesMetadata",
+                Value::Data(to_binary(&Value::Dictionary(metadata))),
+            ),
             ("ApplicationSINF", Value::Data(vec![0x53; 64])),
             ("PlaceholderIcon", Value::Data(vec![0x89; 256])),
         ]);
@@ -195,9 +224,14 @@ impl Backup {
             ("CFBundleIdentifier", s(id)),
             ("CFBundleVersion", s(version)),
             ("ContainerContentClass", s("Data/Application")),
-            ("Path", s(&format!("/var/containers/Bundle/Application/0000/{id}.app"))),
+            (
+                "Path",
+                s(&format!("/var/containers/Bundle/Application/0000/{id}.app")),
+            ),
         ]);
-        if let Some(Value::Dictionary(apps)) = self.manifest.as_mut().unwrap().get_mut("Applications") {
+        if let Some(Value::Dictionary(apps)) =
+            self.manifest.as_mut().unwrap().get_mut("Applications")
+        {
             apps.insert(id.into(), Value::Dictionary(entry));
         }
         self
@@ -211,7 +245,7 @@ impl Backup {
     }
 
     /// Replaces Manifest.db by a Manifest.mbdb holding the same rows plus `extra` domains.
-    pub fn as_mbdb(mut self, extra: &[&str]) -> Self {
+    pub fn with_mbdb(mut self, extra: &[&str]) -> Self {
         let mut rows = self.db.take().unwrap_or_default();
         for d in extra {
             rows.push(((*d).into(), "Library/Caches".into()));
@@ -278,7 +312,11 @@ impl Backup {
         }
         // A content file in a hashed subfolder, as real backups have.
         std::fs::create_dir_all(dir.join("3d")).unwrap();
-        std::fs::write(dir.join("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"), b"sms").unwrap();
+        std::fs::write(
+            dir.join("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"),
+            b"sms",
+        )
+        .unwrap();
         dir.to_path_buf()
     }
 }
@@ -371,7 +409,11 @@ pub fn encrypt_manifest_db(enc: &Encryption, db: &[u8]) -> (Vec<u8>, Vec<u8>, Ve
     }
     let kek = aes_kw::KekAes256::from(kek);
     let mut keybag = Vec::new();
-    tlv(&mut keybag, b"VERS", &(if enc.legacy { 3u32 } else { 4 }).to_be_bytes());
+    tlv(
+        &mut keybag,
+        b"VERS",
+        &(if enc.legacy { 3u32 } else { 4 }).to_be_bytes(),
+    );
     tlv(&mut keybag, b"TYPE", &1u32.to_be_bytes());
     tlv(&mut keybag, b"UUID", &seeded("bag uuid")[..16]);
     tlv(&mut keybag, b"HMCK", &[0; 40]);
@@ -387,9 +429,17 @@ pub fn encrypt_manifest_db(enc: &Encryption, db: &[u8]) -> (Vec<u8>, Vec<u8>, Ve
     for class in 1u32..=11 {
         let key = seeded(&format!("class key {class}"));
         class_keys.push(key);
-        tlv(&mut keybag, b"UUID", &seeded(&format!("uuid {class}"))[..16]);
+        tlv(
+            &mut keybag,
+            b"UUID",
+            &seeded(&format!("uuid {class}"))[..16],
+        );
         tlv(&mut keybag, b"CLAS", &class.to_be_bytes());
-        tlv(&mut keybag, b"WRAP", &(if class % 2 == 0 { 2u32 } else { 3 }).to_be_bytes());
+        tlv(
+            &mut keybag,
+            b"WRAP",
+            &(if class % 2 == 0 { 2u32 } else { 3 }).to_be_bytes(),
+        );
         tlv(&mut keybag, b"KTYP", &0u32.to_be_bytes());
         tlv(&mut keybag, b"WPKY", &kek.wrap_vec(&key).unwrap());
     }
@@ -402,11 +452,17 @@ pub fn encrypt_manifest_db(enc: &Encryption, db: &[u8]) -> (Vec<u8>, Vec<u8>, Ve
     let ciphertext = if enc.pkcs7 {
         let mut buf = db.to_vec();
         buf.resize(db.len() + 16, 0);
-        enc_cipher.encrypt_padded_mut::<Pkcs7>(&mut buf, db.len()).unwrap().to_vec()
+        enc_cipher
+            .encrypt_padded_mut::<Pkcs7>(&mut buf, db.len())
+            .unwrap()
+            .to_vec()
     } else {
         assert_eq!(db.len() % 16, 0);
         let mut buf = db.to_vec();
-        enc_cipher.encrypt_padded_mut::<NoPadding>(&mut buf, db.len()).unwrap().to_vec()
+        enc_cipher
+            .encrypt_padded_mut::<NoPadding>(&mut buf, db.len())
+            .unwrap()
+            .to_vec()
     };
     (keybag, mk, ciphertext)
 }
