@@ -24,7 +24,9 @@ fn main() {
         );
     }
     code.push_str("];\n");
-    let out = std::env::var("OUT_DIR").map(std::path::PathBuf::from).unwrap_or_default();
+    let out = std::env::var("OUT_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
     if let Err(e) = std::fs::write(out.join("builtin_signatures.rs"), code) {
         println!("cargo:warning=cannot write the signature list: {e}");
         std::process::exit(1);

@@ -164,11 +164,18 @@ fn identity_matches<'a>(app: &AppRecord, ios: bool, set: &'a SignatureSet) -> Ve
         }
     }
     if let Some(store_id) = app.app_store_id {
-        for sig in set.by_app_store_id(store_id).filter(|s| s.kind == Kind::App) {
+        for sig in set
+            .by_app_store_id(store_id)
+            .filter(|s| s.kind == Kind::App)
+        {
             push(sig, Evidence::new("app_store_id", store_id.to_string()));
         }
     }
-    for sig in set.signatures().iter().filter(|s| s.kind == Kind::App && !ios) {
+    for sig in set
+        .signatures()
+        .iter()
+        .filter(|s| s.kind == Kind::App && !ios)
+    {
         if sig
             .package_prefixes
             .iter()
@@ -195,8 +202,11 @@ fn identity_matches<'a>(app: &AppRecord, ios: bool, set: &'a SignatureSet) -> Ve
             );
         } else {
             c.case = MatchCase::OfficialBuild;
-            c.evidence
-                .extend(shared.into_iter().map(|s| Evidence::new("signer_sha256", s.clone())));
+            c.evidence.extend(
+                shared
+                    .into_iter()
+                    .map(|s| Evidence::new("signer_sha256", s.clone())),
+            );
         }
     }
     out
@@ -287,7 +297,11 @@ fn other_matches<'a>(app: &AppRecord, set: &'a SignatureSet) -> Vec<Candidate<'a
             _ => continue,
         };
         if !evidence.is_empty() {
-            out.push(Candidate { sig, case, evidence });
+            out.push(Candidate {
+                sig,
+                case,
+                evidence,
+            });
         }
     }
     out
@@ -331,7 +345,13 @@ fn summary(case: MatchCase, sig: &Signature, app: &AppRecord) -> String {
     }
 }
 
-fn evaluate_app(device_id: &str, app: &AppRecord, ios: bool, set: &SignatureSet, policy: &Policy) -> Vec<Finding> {
+fn evaluate_app(
+    device_id: &str,
+    app: &AppRecord,
+    ios: bool,
+    set: &SignatureSet,
+    policy: &Policy,
+) -> Vec<Finding> {
     let mut candidates = identity_matches(app, ios, set);
     if candidates.is_empty() {
         candidates = other_matches(app, set);
@@ -390,7 +410,9 @@ fn evaluate_app(device_id: &str, app: &AppRecord, ios: bool, set: &SignatureSet,
         && app.installed
         && !app.system
         && !policy.approves(&app.id)
-        && !findings.iter().any(|f| f.disposition == Disposition::Violation)
+        && !findings
+            .iter()
+            .any(|f| f.disposition == Disposition::Violation)
     {
         findings.push(Finding {
             id: finding_id(device_id, "policy.not-approved", &app.id, app.user),
@@ -436,7 +458,12 @@ fn dummy_sig() -> Signature {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     use super::*;
     use crate::model::{CertScheme, Certificate, DeviceInfo, MetaData, Platform, SourceKind};
     use proptest::prelude::*;
@@ -530,7 +557,11 @@ native_libs = ["libpangleflipped.so"]
     }
 
     fn inv(apps: Vec<AppRecord>) -> Inventory {
-        let mut inv = Inventory::new(DeviceInfo::new(Platform::Android, SourceKind::Adb, "SERIAL1"));
+        let mut inv = Inventory::new(DeviceInfo::new(
+            Platform::Android,
+            SourceKind::Adb,
+            "SERIAL1",
+        ));
         inv.apps = apps;
         inv
     }
@@ -552,42 +583,87 @@ native_libs = ["libpangleflipped.so"]
 
     #[test]
     fn official_build_package_and_signer() {
-        let f = evaluate(&inv(vec![signed("com.zhiliaoapp.musically", TIKTOK_KEY)]), &set(), &Policy::builtin());
+        let f = evaluate(
+            &inv(vec![signed("com.zhiliaoapp.musically", TIKTOK_KEY)]),
+            &set(),
+            &Policy::builtin(),
+        );
         let f = only(&f);
-        assert_eq!((f.signature.as_str(), f.case, f.disposition), ("tiktok.global", MatchCase::OfficialBuild, Disposition::Violation));
-        assert!(f.evidence.iter().any(|e| e.kind == "signer_sha256" && e.value == TIKTOK_KEY));
+        assert_eq!(
+            (f.signature.as_str(), f.case, f.disposition),
+            (
+                "tiktok.global",
+                MatchCase::OfficialBuild,
+                Disposition::Violation
+            )
+        );
+        assert!(f
+            .evidence
+            .iter()
+            .any(|e| e.kind == "signer_sha256" && e.value == TIKTOK_KEY));
     }
 
     #[test]
     fn modified_build_known_package_unknown_signer_is_still_a_violation() {
-        let f = evaluate(&inv(vec![signed("com.zhiliaoapp.musically", OTHER_KEY)]), &set(), &Policy::builtin());
+        let f = evaluate(
+            &inv(vec![signed("com.zhiliaoapp.musically", OTHER_KEY)]),
+            &set(),
+            &Policy::builtin(),
+        );
         let f = only(&f);
-        assert_eq!((f.case, f.disposition), (MatchCase::ModifiedBuild, Disposition::Violation));
+        assert_eq!(
+            (f.case, f.disposition),
+            (MatchCase::ModifiedBuild, Disposition::Violation)
+        );
         assert!(f.summary.contains("modified"), "{}", f.summary);
-        assert!(f.evidence.iter().any(|e| e.kind == "unknown_signer" && e.value == OTHER_KEY));
+        assert!(f
+            .evidence
+            .iter()
+            .any(|e| e.kind == "unknown_signer" && e.value == OTHER_KEY));
     }
 
     #[test]
     fn renamed_build_by_signer_or_markers() {
-        let f = evaluate(&inv(vec![signed("com.example.renamed", TIKTOK_KEY)]), &set(), &Policy::builtin());
+        let f = evaluate(
+            &inv(vec![signed("com.example.renamed", TIKTOK_KEY)]),
+            &set(),
+            &Policy::builtin(),
+        );
         let f = only(&f);
-        assert_eq!((f.signature.as_str(), f.case), ("tiktok.signer", MatchCase::RenamedBuild));
+        assert_eq!(
+            (f.signature.as_str(), f.case),
+            ("tiktok.signer", MatchCase::RenamedBuild)
+        );
 
         let mut a = signed("com.example.renamed", OTHER_KEY);
         a.components = vec!["com.example.renamed.openauthorize.AwemeAuthorizedActivity".into()];
         let f = evaluate(&inv(vec![a]), &set(), &Policy::builtin());
         let f = only(&f);
-        assert_eq!((f.signature.as_str(), f.case), ("tiktok.repackaged", MatchCase::RenamedBuild));
+        assert_eq!(
+            (f.signature.as_str(), f.case),
+            ("tiktok.repackaged", MatchCase::RenamedBuild)
+        );
 
         let mut a = signed("com.example.renamed", OTHER_KEY);
         a.components = vec!["com.ss.android.ugc.aweme.share.SystemShareActivity".into()];
-        assert_eq!(only(&evaluate(&inv(vec![a]), &set(), &Policy::builtin())).signature, "tiktok.repackaged");
+        assert_eq!(
+            only(&evaluate(&inv(vec![a]), &set(), &Policy::builtin())).signature,
+            "tiktok.repackaged"
+        );
     }
 
     #[test]
     fn no_substring_or_prefix_matching_of_identifiers() {
-        for id in ["com.zhiliaoapp.musically.fake", "com.zhiliaoapp", "xcom.zhiliaoapp.musically"] {
-            let f = evaluate(&inv(vec![signed(id, OTHER_KEY)]), &set(), &Policy::builtin());
+        for id in [
+            "com.zhiliaoapp.musically.fake",
+            "com.zhiliaoapp",
+            "xcom.zhiliaoapp.musically",
+        ] {
+            let f = evaluate(
+                &inv(vec![signed(id, OTHER_KEY)]),
+                &set(),
+                &Policy::builtin(),
+            );
             assert!(f.is_empty(), "{id}: {f:#?}");
         }
         let mut a = signed("com.example", OTHER_KEY);
@@ -597,11 +673,22 @@ native_libs = ["libpangleflipped.so"]
 
     #[test]
     fn shared_signer_package_decides() {
-        let f = evaluate(&inv(vec![signed("com.ss.android.ugc.trill", BD_KEY)]), &set(), &Policy::builtin());
+        let f = evaluate(
+            &inv(vec![signed("com.ss.android.ugc.trill", BD_KEY)]),
+            &set(),
+            &Policy::builtin(),
+        );
         assert_eq!(only(&f).signature, "tiktok.trill");
-        let f = evaluate(&inv(vec![signed("com.bytedance.unknownapp", BD_KEY)]), &set(), &Policy::builtin());
+        let f = evaluate(
+            &inv(vec![signed("com.bytedance.unknownapp", BD_KEY)]),
+            &set(),
+            &Policy::builtin(),
+        );
         let f = only(&f);
-        assert_eq!((f.signature.as_str(), f.case), ("tiktok.bytedance-key", MatchCase::RenamedBuild));
+        assert_eq!(
+            (f.signature.as_str(), f.case),
+            ("tiktok.bytedance-key", MatchCase::RenamedBuild)
+        );
     }
 
     #[test]
@@ -611,7 +698,10 @@ native_libs = ["libpangleflipped.so"]
         a.native_libs = vec!["libpangleflipped.so".into()];
         let f = evaluate(&inv(vec![a]), &set(), &Policy::builtin());
         let f = only(&f);
-        assert_eq!((f.family.as_str(), f.disposition, f.severity), ("bytedance-sdk", Disposition::Notice, Severity::Low));
+        assert_eq!(
+            (f.family.as_str(), f.disposition, f.severity),
+            ("bytedance-sdk", Disposition::Notice, Severity::Low)
+        );
         assert!(!f.title.contains("TikTok"));
     }
 
@@ -633,7 +723,14 @@ native_libs = ["libpangleflipped.so"]
         a.seen_in = vec!["app_group".into()];
         let f = evaluate(&ios(vec![a]), &set(), &Policy::builtin());
         assert_eq!(only(&f).disposition, Disposition::Notice);
-        assert_eq!(only(&f).evidence.iter().filter(|e| e.kind == "bundle_id").count(), 1);
+        assert_eq!(
+            only(&f)
+                .evidence
+                .iter()
+                .filter(|e| e.kind == "bundle_id")
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -643,7 +740,10 @@ native_libs = ["libpangleflipped.so"]
             name: "org.chromium.webapk.shell_apk.startUrl".into(),
             value: "https://www.tiktok.com/foryou?lang=en".into(),
         }];
-        assert_eq!(only(&evaluate(&inv(vec![a.clone()]), &set(), &Policy::builtin())).case, MatchCase::WebApp);
+        assert_eq!(
+            only(&evaluate(&inv(vec![a.clone()]), &set(), &Policy::builtin())).case,
+            MatchCase::WebApp
+        );
         a.meta_data[0].value = "https://nottiktok.com/".into();
         assert!(evaluate(&inv(vec![a]), &set(), &Policy::builtin()).is_empty());
     }
@@ -659,17 +759,37 @@ native_libs = ["libpangleflipped.so"]
         .unwrap();
         let mut sys = AppRecord::new("com.android.settings");
         sys.system = true;
-        let f = evaluate(&inv(vec![AppRecord::new("com.ok"), AppRecord::new("com.game"), sys]), &set(), &policy);
+        let f = evaluate(
+            &inv(vec![
+                AppRecord::new("com.ok"),
+                AppRecord::new("com.game"),
+                sys,
+            ]),
+            &set(),
+            &policy,
+        );
         let f = only(&f);
-        assert_eq!((f.app.id.as_str(), f.case), ("com.game", MatchCase::NotApproved));
+        assert_eq!(
+            (f.app.id.as_str(), f.case),
+            ("com.game", MatchCase::NotApproved)
+        );
     }
 
     #[test]
     fn finding_ids_are_stable_and_distinguish_users() {
         let a = finding_id("D", "tiktok.global", "com.zhiliaoapp.musically", Some(0));
-        assert_eq!(a, finding_id("D", "tiktok.global", "com.zhiliaoapp.musically", Some(0)));
-        assert_ne!(a, finding_id("D", "tiktok.global", "com.zhiliaoapp.musically", Some(10)));
-        assert_ne!(a, finding_id("E", "tiktok.global", "com.zhiliaoapp.musically", Some(0)));
+        assert_eq!(
+            a,
+            finding_id("D", "tiktok.global", "com.zhiliaoapp.musically", Some(0))
+        );
+        assert_ne!(
+            a,
+            finding_id("D", "tiktok.global", "com.zhiliaoapp.musically", Some(10))
+        );
+        assert_ne!(
+            a,
+            finding_id("E", "tiktok.global", "com.zhiliaoapp.musically", Some(0))
+        );
         assert_eq!(a.len(), 32);
     }
 

@@ -30,7 +30,10 @@ pub enum IpaError {
 
 const MAX_PLIST: u64 = 8 * 1024 * 1024;
 
-fn read_entry<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, name: &str) -> Result<Vec<u8>, IpaError> {
+fn read_entry<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+) -> Result<Vec<u8>, IpaError> {
     let entry = zip
         .by_name(name)
         .map_err(|e| IpaError::Zip(format!("{name}: {e}")))?;
@@ -92,7 +95,10 @@ pub fn analyze<R: Read + Seek>(reader: R) -> Result<IpaInfo, IpaError> {
         ..IpaInfo::default()
     };
     if zip.index_for_name("iTunesMetadata.plist").is_some() {
-        let meta = dict(&read_entry(&mut zip, "iTunesMetadata.plist")?, "iTunesMetadata.plist")?;
+        let meta = dict(
+            &read_entry(&mut zip, "iTunesMetadata.plist")?,
+            "iTunesMetadata.plist",
+        )?;
         out.app_store_id = number(&meta, "itemId");
         out.store_name = string(&meta, "itemName");
         out.seller = string(&meta, "artistName");
@@ -105,7 +111,12 @@ pub fn analyze<R: Read + Seek>(reader: R) -> Result<IpaInfo, IpaError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     use super::*;
     use std::io::{Cursor, Write};
 
@@ -123,9 +134,11 @@ mod tests {
         }
         let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let opts = zip::write::SimpleFileOptions::default();
-        zw.start_file("Payload/TikTok.app/Info.plist", opts).unwrap();
+        zw.start_file("Payload/TikTok.app/Info.plist", opts)
+            .unwrap();
         zw.write_all(&buf).unwrap();
-        zw.start_file("Payload/TikTok.app/Frameworks/X.framework/Info.plist", opts).unwrap();
+        zw.start_file("Payload/TikTok.app/Frameworks/X.framework/Info.plist", opts)
+            .unwrap();
         zw.write_all(b"not the app").unwrap();
         if let Some(id) = item_id {
             let mut meta = plist::Dictionary::new();
@@ -156,8 +169,12 @@ mod tests {
     fn garbage_and_missing_info_are_errors() {
         assert!(analyze(Cursor::new(b"garbage".to_vec())).is_err());
         let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        zw.start_file("readme.txt", zip::write::SimpleFileOptions::default()).unwrap();
+        zw.start_file("readme.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
         let empty = zw.finish().unwrap().into_inner();
-        assert!(matches!(analyze(Cursor::new(empty)), Err(IpaError::NoInfoPlist)));
+        assert!(matches!(
+            analyze(Cursor::new(empty)),
+            Err(IpaError::NoInfoPlist)
+        ));
     }
 }

@@ -7,7 +7,7 @@ use appsweep::exit::Outcome;
 use appsweep::model::Inventory;
 use appsweep::policy::Policy;
 use appsweep::report::{self, Context, DeviceReport, Format, Sink, Style};
-use appsweep::signatures::{SignatureSet, Kind};
+use appsweep::signatures::{Kind, SignatureSet};
 use appsweep::source::{self, adb, files, ios_backup};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeSet;
@@ -163,10 +163,10 @@ fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(outcome) => outcome.into(),
         Err(err) => {
-            if err
-                .chain()
-                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
-            {
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return std::process::ExitCode::SUCCESS;
             }
             eprintln!("appsweep: error: {err:#}");
@@ -179,12 +179,17 @@ fn run(cli: Cli) -> Result<Outcome> {
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     let style = Style { color };
     match cli.command {
         Command::Devices(conn) => devices(conn),
-        Command::Signatures { command, signatures } => signatures_cmd(command, signatures.as_deref()),
+        Command::Signatures {
+            command,
+            signatures,
+        } => signatures_cmd(command, signatures.as_deref()),
         Command::Scan { target } => match target {
             ScanTarget::Files(a) => {
                 let opts = files::FilesOptions {
@@ -214,7 +219,11 @@ fn run(cli: Cli) -> Result<Outcome> {
                     server: a.adb_server.clone(),
                     serials: a.serial.clone(),
                     hash_all: a.common.hash == files::HashMode::All,
-                    cache_dir: if a.no_cache { None } else { default_cache_dir() },
+                    cache_dir: if a.no_cache {
+                        None
+                    } else {
+                        default_cache_dir()
+                    },
                 };
                 run_scan(&a.common, style, cli.quiet, |emit| {
                     adb::scan(&opts, emit).context("scanning over adb")
@@ -233,7 +242,8 @@ fn default_cache_dir() -> Option<PathBuf> {
 
 fn read_password(file: Option<&std::path::Path>) -> Result<Option<String>> {
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading password file {}", f.display()))?;
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading password file {}", f.display()))?;
         let pw = text.strip_suffix('\n').unwrap_or(&text);
         let pw = pw.strip_suffix('\r').unwrap_or(pw);
         return Ok(Some(pw.to_string()));
@@ -270,7 +280,9 @@ fn run_scan(
             bail!("--threads must be at least 1");
         }
         // Only fails if a pool already exists; then the existing pool is used.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
     let format = common.format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Human
@@ -278,15 +290,26 @@ fn run_scan(
         Format::Json
     });
     let ctx = Context::new(&set, &policy, report::now_rfc3339());
-    let sink = Sink::new(format, style, common.output.clone(), common.out_dir.clone(), quiet)
-        .context("opening the output")?;
+    let sink = Sink::new(
+        format,
+        style,
+        common.output.clone(),
+        common.out_dir.clone(),
+        quiet,
+    )
+    .context("opening the output")?;
     let sink = Mutex::new(sink);
     let write_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let hash = common.hash;
     let emit = |mut inv: Inventory| {
         let mut findings = engine::evaluate(&inv, &set, &policy);
-        if hash == files::HashMode::Flagged && inv.device.source == appsweep::model::SourceKind::Files {
-            let flagged: BTreeSet<&str> = findings.iter().filter_map(|f| f.app.path.as_deref()).collect();
+        if hash == files::HashMode::Flagged
+            && inv.device.source == appsweep::model::SourceKind::Files
+        {
+            let flagged: BTreeSet<&str> = findings
+                .iter()
+                .filter_map(|f| f.app.path.as_deref())
+                .collect();
             let mut changed = false;
             for app in inv.apps.iter_mut().filter(|a| a.file_sha256.is_none()) {
                 if let Some(p) = app.path.as_deref().filter(|p| flagged.contains(p)) {
@@ -295,9 +318,10 @@ fn run_scan(
                             app.file_sha256 = Some(h);
                             changed = true;
                         }
-                        Err(e) => inv
-                            .problems
-                            .push(appsweep::model::Problem::new(format!("file {p}"), format!("cannot hash: {e}"))),
+                        Err(e) => inv.problems.push(appsweep::model::Problem::new(
+                            format!("file {p}"),
+                            format!("cannot hash: {e}"),
+                        )),
                     }
                 }
             }
@@ -318,7 +342,9 @@ fn run_scan(
     if let Some(e) = write_error.into_inner().ok().flatten() {
         return Err(anyhow::Error::new(e).context("writing the report"));
     }
-    let sink = sink.into_inner().map_err(|_| anyhow::anyhow!("report writer poisoned"))?;
+    let sink = sink
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("report writer poisoned"))?;
     let (outcome, summary) = sink.finish().context("writing the report")?;
     if summary.devices == 0 {
         eprintln!("appsweep: nothing was scanned: no device, backup or file found");
@@ -378,8 +404,14 @@ fn signatures_cmd(command: Option<SigCommand>, dir: Option<&std::path::Path>) ->
     match command.unwrap_or(SigCommand::List) {
         SigCommand::List => {
             for s in set.signatures() {
-                let kind = serde_json::to_value(s.kind)?.as_str().unwrap_or_default().to_string();
-                let conf = serde_json::to_value(s.confidence)?.as_str().unwrap_or_default().to_string();
+                let kind = serde_json::to_value(s.kind)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let conf = serde_json::to_value(s.confidence)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 writeln!(out, "{:<40} {:<8} {:<14} {}", s.id, kind, conf, s.title)?;
             }
         }

@@ -126,12 +126,17 @@ impl Policy {
         Self::parse(&shown, &text, known_ids)
     }
 
-    pub fn parse(shown: &str, text: &str, known_ids: &BTreeSet<String>) -> Result<Self, PolicyError> {
+    pub fn parse(
+        shown: &str,
+        text: &str,
+        known_ids: &BTreeSet<String>,
+    ) -> Result<Self, PolicyError> {
         let invalid = |message: String| PolicyError::Invalid {
             path: shown.to_string(),
             message,
         };
-        let doc: PolicyDoc = toml::from_str(text).map_err(|e| invalid(e.to_string().trim().replace('\n', " ")))?;
+        let doc: PolicyDoc =
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim().replace('\n', " ")))?;
         if doc.name.trim().is_empty() {
             return Err(invalid("name is empty".into()));
         }
@@ -144,7 +149,9 @@ impl Policy {
             }
         }
         if doc.mode == Mode::Allowlist && doc.allowlist.is_none() {
-            return Err(invalid("mode = \"allowlist\" needs an [allowlist] table".into()));
+            return Err(invalid(
+                "mode = \"allowlist\" needs an [allowlist] table".into(),
+            ));
         }
         let allowlist = doc.allowlist.unwrap_or_default();
         for p in &allowlist.package_prefixes {
@@ -185,11 +192,19 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     use super::*;
 
     fn known() -> BTreeSet<String> {
-        ["tiktok", "bytedance", "bytedance.capcut"].iter().map(|s| s.to_string()).collect()
+        ["tiktok", "bytedance", "bytedance.capcut"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     #[test]
@@ -201,15 +216,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.dispositions.get("tiktok"), Some(&Disposition::Violation));
-        assert_eq!(p.dispositions.get("bytedance"), Some(&Disposition::Violation));
-        assert_eq!(p.dispositions.get("bytedance.capcut"), Some(&Disposition::Ignore));
+        assert_eq!(
+            p.dispositions.get("bytedance"),
+            Some(&Disposition::Violation)
+        );
+        assert_eq!(
+            p.dispositions.get("bytedance.capcut"),
+            Some(&Disposition::Ignore)
+        );
     }
 
     #[test]
     fn unknown_ids_and_bad_allowlists_are_errors() {
-        let e = Policy::parse("p.toml", "name = \"x\"\n[dispositions]\ntiktk = \"violation\"\n", &known())
-            .unwrap_err()
-            .to_string();
+        let e = Policy::parse(
+            "p.toml",
+            "name = \"x\"\n[dispositions]\ntiktk = \"violation\"\n",
+            &known(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("p.toml") && e.contains("tiktk"), "{e}");
         let e = Policy::parse("p.toml", "name = \"x\"\nmode = \"allowlist\"\n", &known())
             .unwrap_err()

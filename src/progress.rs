@@ -34,7 +34,9 @@ impl Progress {
         if !self.enabled {
             return;
         }
-        let Ok(mut last) = self.last.lock() else { return };
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
         if last.elapsed() < Duration::from_millis(100) && Some(done) != self.total {
             return;
         }

@@ -262,7 +262,11 @@ pub fn verdict_line(r: &DeviceReport, style: Style) -> String {
     } else {
         String::new()
     };
-    format!("{}  {}  {detail}{notices}", style.verdict(r.status), what.join("  "))
+    format!(
+        "{}  {}  {detail}{notices}",
+        style.verdict(r.status),
+        what.join("  ")
+    )
 }
 
 /// Human rendering of one device: verdict line, findings, problems.
@@ -351,7 +355,11 @@ pub fn csv_rows(r: &DeviceReport) -> String {
     }
     let mut s = String::new();
     for f in &r.findings {
-        let ev: Vec<String> = f.evidence.iter().map(|e| format!("{}={}", e.kind, e.value)).collect();
+        let ev: Vec<String> = f
+            .evidence
+            .iter()
+            .map(|e| format!("{}={}", e.kind, e.value))
+            .collect();
         let row = [
             csv_field(&f.id),
             csv_field(&f.signature),
@@ -473,7 +481,10 @@ impl Sink {
         self.outcome = self.outcome.merge(r.status.outcome());
         if let Some(dir) = &self.out_dir {
             let json = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
-            write_atomic(&dir.join(format!("{}.json", file_stem(&r.device.id))), &json)?;
+            write_atomic(
+                &dir.join(format!("{}.json", file_stem(&r.device.id))),
+                &json,
+            )?;
         }
         match self.format {
             Format::Json => {
@@ -493,7 +504,10 @@ impl Sink {
                 }
                 let mut buf = Vec::new();
                 write_human(&mut buf, r, self.style)?;
-                self.emit_text(r.device.id.clone(), String::from_utf8_lossy(&buf).into_owned())
+                self.emit_text(
+                    r.device.id.clone(),
+                    String::from_utf8_lossy(&buf).into_owned(),
+                )
             }
         }
     }
@@ -536,7 +550,12 @@ impl Sink {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     use super::*;
 
     #[test]

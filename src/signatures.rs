@@ -195,7 +195,11 @@ impl SignatureSet {
         let mut parsed: Vec<(String, FileDoc, String)> = Vec::new();
         for (name, text) in builtin::BUILTIN {
             let origin = format!("builtin:{name}");
-            parsed.push((origin, parse_file(&format!("builtin:{name}"), text)?, (*text).to_string()));
+            parsed.push((
+                origin,
+                parse_file(&format!("builtin:{name}"), text)?,
+                (*text).to_string(),
+            ));
         }
         if let Some(dir) = extra_dir {
             let io = |source| SignatureError::Io {
@@ -257,7 +261,11 @@ impl SignatureSet {
         Ok(Self::index(families, signatures, sha256))
     }
 
-    fn index(families: BTreeMap<String, Family>, signatures: Vec<Signature>, sha256: String) -> Self {
+    fn index(
+        families: BTreeMap<String, Family>,
+        signatures: Vec<Signature>,
+        sha256: String,
+    ) -> Self {
         let mut set = Self {
             families,
             signatures,
@@ -313,13 +321,13 @@ impl SignatureSet {
         )
     }
 
-    fn lookup<'a, K: Ord + ?Sized>(
+    fn lookup<'a, K>(
         &'a self,
         map: &'a BTreeMap<K::Owned, Vec<usize>>,
         key: &K,
     ) -> impl Iterator<Item = &'a Signature> + 'a
     where
-        K: ToOwned,
+        K: Ord + ?Sized + ToOwned,
         K::Owned: Ord + std::borrow::Borrow<K>,
     {
         map.get(key)
@@ -358,8 +366,7 @@ fn parse_file(origin: &str, text: &str) -> Result<FileDoc, SignatureError> {
 
 fn is_ident(s: &str, extra: &[char]) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || extra.contains(&c))
 }
 
@@ -397,7 +404,11 @@ fn is_package_name(s: &str) -> bool {
         })
 }
 
-fn validate_signature(origin: &str, family: &Family, doc: SignatureDoc) -> Result<Signature, SignatureError> {
+fn validate_signature(
+    origin: &str,
+    family: &Family,
+    doc: SignatureDoc,
+) -> Result<Signature, SignatureError> {
     let bad = |message: String| SignatureError::Invalid {
         file: origin.to_string(),
         id: doc.id.clone(),
@@ -413,10 +424,16 @@ fn validate_signature(origin: &str, family: &Family, doc: SignatureDoc) -> Resul
         return Err(bad("title is empty".into()));
     }
     if doc.references.iter().all(|r| r.trim().is_empty()) {
-        return Err(bad("no references: every signature says where its facts come from".into()));
+        return Err(bad(
+            "no references: every signature says where its facts come from".into(),
+        ));
     }
     for s in &doc.signers_sha256 {
-        if s.len() != 64 || !s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+        if s.len() != 64
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        {
             return Err(bad(format!(
                 "signers_sha256 entry {s:?} is not 64 lowercase hex digits"
             )));
@@ -445,7 +462,9 @@ fn validate_signature(origin: &str, family: &Family, doc: SignatureDoc) -> Resul
     }
     for l in &doc.native_libs {
         if !l.ends_with(".so") || l.contains('/') {
-            return Err(bad(format!("native library {l:?} must be a file name ending in .so")));
+            return Err(bad(format!(
+                "native library {l:?} must be a file name ending in .so"
+            )));
         }
     }
     for h in &doc.webapk_hosts {
@@ -457,12 +476,15 @@ fn validate_signature(origin: &str, family: &Family, doc: SignatureDoc) -> Resul
         || !doc.bundle_ids.is_empty()
         || !doc.app_store_ids.is_empty()
         || !doc.package_prefixes.is_empty();
-    let markers =
-        !doc.components.is_empty() || !doc.component_prefixes.is_empty() || !doc.native_libs.is_empty();
+    let markers = !doc.components.is_empty()
+        || !doc.component_prefixes.is_empty()
+        || !doc.native_libs.is_empty();
     let ok = match doc.kind {
         Kind::App => identity,
         Kind::Signer => !doc.signers_sha256.is_empty() && !identity && !markers,
-        Kind::Markers | Kind::Sdk => markers && doc.packages.is_empty() && doc.bundle_ids.is_empty(),
+        Kind::Markers | Kind::Sdk => {
+            markers && doc.packages.is_empty() && doc.bundle_ids.is_empty()
+        }
         Kind::Webapk => !doc.package_prefixes.is_empty() && !doc.webapk_hosts.is_empty(),
     };
     if !ok {
@@ -509,7 +531,12 @@ pub fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
     use super::*;
 
     fn load_text(text: &str) -> Result<SignatureSet, SignatureError> {
@@ -548,22 +575,38 @@ signers_sha256 = ["0000000000000000000000000000000000000000000000000000000000000
         let sig = set.get("testfam.app").unwrap();
         assert_eq!(sig.kind, Kind::App);
         assert_eq!(set.by_package("com.example.app").count(), 1);
-        assert_eq!(set.by_package("com.example").count(), 0, "no prefix or substring lookups");
+        assert_eq!(
+            set.by_package("com.example").count(),
+            0,
+            "no prefix or substring lookups"
+        );
     }
 
     #[test]
     fn errors_name_file_and_id() {
-        let bad = GOOD.replace("0000000000000000000000000000000000000000000000000000000000000001", "ABC");
+        let bad = GOOD.replace(
+            "0000000000000000000000000000000000000000000000000000000000000001",
+            "ABC",
+        );
         let err = load_text(&bad).unwrap_err().to_string();
-        assert!(err.contains("x.toml") && err.contains("testfam.app") && err.contains("hex"), "{err}");
+        assert!(
+            err.contains("x.toml") && err.contains("testfam.app") && err.contains("hex"),
+            "{err}"
+        );
 
         let bad = GOOD.replace("references = [\"test\"]", "");
         let err = load_text(&bad).unwrap_err().to_string();
-        assert!(err.contains("testfam.app") && err.contains("references"), "{err}");
+        assert!(
+            err.contains("testfam.app") && err.contains("references"),
+            "{err}"
+        );
 
         let bad = GOOD.replace("id = \"testfam.app\"", "id = \"other.app\"");
         let err = load_text(&bad).unwrap_err().to_string();
-        assert!(err.contains("other.app") && err.contains("family id"), "{err}");
+        assert!(
+            err.contains("other.app") && err.contains("family id"),
+            "{err}"
+        );
 
         let bad = GOOD.replace("packages = [\"com.example.app\"]", "");
         let err = load_text(&bad).unwrap_err().to_string();
@@ -578,12 +621,18 @@ signers_sha256 = ["0000000000000000000000000000000000000000000000000000000000000
     fn duplicate_ids_are_rejected() {
         let dup = format!("{GOOD}\n{}", &GOOD[GOOD.find("[[signature]]").unwrap()..]);
         let err = load_text(&dup).unwrap_err().to_string();
-        assert!(err.contains("testfam.app") && err.contains("twice"), "{err}");
+        assert!(
+            err.contains("testfam.app") && err.contains("twice"),
+            "{err}"
+        );
     }
 
     #[test]
     fn prefixes_must_be_explicit() {
-        let bad = GOOD.replace("packages = [\"com.example.app\"]", "package_prefixes = [\"com.example\"]");
+        let bad = GOOD.replace(
+            "packages = [\"com.example.app\"]",
+            "package_prefixes = [\"com.example\"]",
+        );
         let err = load_text(&bad).unwrap_err().to_string();
         assert!(err.contains("prefix"), "{err}");
     }

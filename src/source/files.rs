@@ -54,7 +54,10 @@ fn walk(root: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
     let meta = match std::fs::symlink_metadata(root) {
         Ok(m) => m,
         Err(e) => {
-            problems.push(Problem::new(format!("path {}", root.display()), format!("cannot read: {e}")));
+            problems.push(Problem::new(
+                format!("path {}", root.display()),
+                format!("cannot read: {e}"),
+            ));
             return;
         }
     };
@@ -129,8 +132,12 @@ pub fn analyze_file(path: &Path, hash: HashMode) -> Result<AppRecord, Problem> {
     let mut app = match sniff(path) {
         Some(Artifact::Ipa) => {
             let f = std::fs::File::open(path).map_err(|e| problem(format!("cannot open: {e}")))?;
-            let info = ipa::analyze(std::io::BufReader::new(f)).map_err(|e| problem(format!("unreadable IPA: {e}")))?;
-            let id = info.bundle_id.clone().ok_or_else(|| problem("IPA without a bundle id".into()))?;
+            let info = ipa::analyze(std::io::BufReader::new(f))
+                .map_err(|e| problem(format!("unreadable IPA: {e}")))?;
+            let id = info
+                .bundle_id
+                .clone()
+                .ok_or_else(|| problem("IPA without a bundle id".into()))?;
             let mut app = AppRecord::new(id);
             app.name = info.store_name.or(info.name);
             app.version = info.version;
@@ -168,7 +175,8 @@ pub fn analyze_file(path: &Path, hash: HashMode) -> Result<AppRecord, Problem> {
     app.path = Some(shown.clone());
     app.size = std::fs::metadata(path).ok().map(|m| m.len());
     if hash == HashMode::All {
-        app.file_sha256 = Some(sha256_file(path).map_err(|e| problem(format!("cannot hash: {e}")))?);
+        app.file_sha256 =
+            Some(sha256_file(path).map_err(|e| problem(format!("cannot hash: {e}")))?);
     }
     Ok(app)
 }
@@ -183,7 +191,9 @@ pub fn scan(paths: &[PathBuf], opts: &FilesOptions, emit: super::Emit<'_>) {
             SourceKind::Files,
             root.display().to_string(),
         ));
-        inv.device.location = std::fs::canonicalize(root).ok().map(|p| p.display().to_string());
+        inv.device.location = std::fs::canonicalize(root)
+            .ok()
+            .map(|p| p.display().to_string());
         let mut files = Vec::new();
         walk(root, &mut files, &mut inv.problems);
         if files.is_empty() && inv.problems.is_empty() {
@@ -192,7 +202,11 @@ pub fn scan(paths: &[PathBuf], opts: &FilesOptions, emit: super::Emit<'_>) {
         jobs.extend(files.into_iter().map(|f| (i, f)));
         inventories.push(inv);
     }
-    let progress = Progress::new("files", Some(jobs.len() as u64), opts.progress && jobs.len() > 20);
+    let progress = Progress::new(
+        "files",
+        Some(jobs.len() as u64),
+        opts.progress && jobs.len() > 20,
+    );
     let results: Vec<(usize, Result<AppRecord, Problem>)> = jobs
         .par_iter()
         .map(|(i, f)| {
