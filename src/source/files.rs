@@ -8,7 +8,7 @@
 
 use crate::apk::{self, FileSource};
 use crate::ipa;
-use crate::model::{AppRecord, DeviceInfo, Inventory, Platform, Problem, SourceKind};
+use crate::model::{AppRecord, DeviceInfo, Inventory, Platform, Problem, ScanStats, SourceKind};
 use crate::progress::Progress;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -127,6 +127,12 @@ fn sniff(path: &Path) -> Option<Artifact> {
 
 /// Fingerprints one file into an app record, or a problem.
 pub fn analyze_file(path: &Path, hash: HashMode) -> Result<AppRecord, Problem> {
+    analyze_counted(path, hash).map(|(app, _)| app)
+}
+
+/// Like [`analyze_file`], also returning the bytes read (fingerprint ranges plus hashing).
+pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<(AppRecord, u64), Problem> {
+    let mut bytes_read = 0u64;
     let shown = path.display().to_string();
     let problem = |msg: String| Problem::new(format!("file {shown}"), msg);
     let mut app = match sniff(path) {
@@ -152,6 +158,7 @@ pub fn analyze_file(path: &Path, hash: HashMode) -> Result<AppRecord, Problem> {
         _ => {
             let src = FileSource::open(path).map_err(|e| problem(e.to_string()))?;
             let info = apk::analyze(&src).map_err(|e| problem(format!("unreadable APK: {e}")))?;
+            bytes_read += info.bytes_read;
             let id = info
                 .package
                 .clone()
@@ -177,9 +184,13 @@ pub fn analyze_file(path: &Path, hash: HashMode) -> Result<AppRecord, Problem> {
     if hash == HashMode::All {
         app.file_sha256 =
             Some(sha256_file(path).map_err(|e| problem(format!("cannot hash: {e}")))?);
+        bytes_read += app.size.unwrap_or(0);
     }
-    Ok(app)
+    Ok((app, bytes_read))
 }
+
+/// An app and the bytes read for it, or why the file could not be read.
+type FileResult = Result<(AppRecord, u64), Problem>;
 
 /// Scans each argument as one inventory, emitting them in argument order.
 pub fn scan(paths: &[PathBuf], opts: &FilesOptions, emit: super::Emit<'_>) {
@@ -207,19 +218,32 @@ pub fn scan(paths: &[PathBuf], opts: &FilesOptions, emit: super::Emit<'_>) {
         Some(jobs.len() as u64),
         opts.progress && jobs.len() > 20,
     );
-    let results: Vec<(usize, Result<AppRecord, Problem>)> = jobs
+    let started = std::time::Instant::now();
+    let results: Vec<(usize, FileResult)> = jobs
         .par_iter()
         .map(|(i, f)| {
-            let r = analyze_file(f, opts.hash);
+            let r = analyze_counted(f, opts.hash);
             progress.inc();
             (*i, r)
         })
         .collect();
     progress.finish();
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    for inv in &mut inventories {
+        inv.stats = Some(ScanStats {
+            duration_ms,
+            ..ScanStats::default()
+        });
+    }
     for (i, r) in results {
         if let Some(inv) = inventories.get_mut(i) {
             match r {
-                Ok(app) => inv.apps.push(app),
+                Ok((app, bytes)) => {
+                    inv.apps.push(app);
+                    if let Some(s) = inv.stats.as_mut() {
+                        s.bytes_transferred += bytes;
+                    }
+                }
                 Err(p) => inv.problems.push(p),
             }
         }
