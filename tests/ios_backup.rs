@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use appsweep::model::{AppRecord, Inventory, Platform, SourceKind};
-use appsweep::source::ios_backup::{scan, BackupError, BackupOptions};
+use appsweep::source::ios_backup::{scan, BackupOptions};
 use backupbuild::*;
 use plist::Value;
 
@@ -589,23 +589,163 @@ fn a_tree_of_hundreds_of_backups_with_broken_ones() {
 }
 
 #[test]
-fn paths_that_hold_no_backup_are_errors() {
+fn paths_that_hold_no_backup_are_incomplete_not_silent() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("empty/sub")).unwrap();
-    let out = Mutex::new(Vec::new());
-    let err = scan(
-        &[tmp.path().join("empty")],
+    let invs = scan_all(
+        &[tmp.path().join("empty"), tmp.path().join("nope")],
         &BackupOptions::default(),
-        &|i| out.lock().unwrap().push(i),
-    )
-    .unwrap_err();
-    assert!(matches!(err, BackupError::NoBackups { .. }), "{err}");
-    let err = scan(
-        &[tmp.path().join("nope")],
-        &BackupOptions::default(),
-        &|i| out.lock().unwrap().push(i),
-    )
-    .unwrap_err();
-    assert!(matches!(err, BackupError::Unreadable { .. }), "{err}");
-    assert!(out.into_inner().unwrap().is_empty());
+    );
+    assert_eq!(invs.len(), 2);
+    for inv in &invs {
+        assert_eq!(inv.problems.len(), 1, "{}", problems(inv));
+        assert!(inv.apps.is_empty());
+    }
+    assert!(invs[0].problems[0]
+        .message
+        .starts_with("no iOS backup found"));
+    assert!(invs[1].problems[0].message.starts_with("cannot read"));
+}
+
+// ---- The command line: `appsweep scan backup`, report and exit codes ----
+
+fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_appsweep"));
+    c.env_remove("APPSWEEP_BACKUP_PASSWORD")
+        .env("SOURCE_DATE_EPOCH", "1795341600");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c
+        .arg("scan")
+        .arg("backup")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (out.status.code().unwrap_or(-1), doc, stderr)
+}
+
+fn reports(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
+    doc["reports"].as_array().unwrap()
+}
+
+#[test]
+fn cli_tiktok_in_a_backup_is_a_violation_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Backup::new(UDID)
+        .binary()
+        .manifest_app(TIKTOK, "330203")
+        .write(&tmp.path().join(UDID));
+    let (code, doc, err) = cli(&[dir.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{err}");
+    let r = &reports(&doc)[0];
+    assert_eq!(r["status"], "violation");
+    assert_eq!(r["device"]["platform"], "ios");
+    assert_eq!(r["device"]["source"], "backup");
+    assert_eq!(r["device"]["id"], UDID);
+    let findings = r["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["signature"], "tiktok.global");
+    assert_eq!(findings[0]["app"]["id"], TIKTOK);
+}
+
+#[test]
+fn cli_clean_backup_exit_0_and_group_only_is_not_a_violation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = Backup::new(UDID).write(&tmp.path().join("clean"));
+    let (code, doc, err) = cli(&[clean.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(reports(&doc)[0]["status"], "clean");
+
+    let group = Backup::new(UDID)
+        .db_domain(&format!("AppDomainGroup-group.{TIKTOK}"))
+        .write(&tmp.path().join("group"));
+    let (code, doc, err) = cli(&[group.to_str().unwrap()], &[]);
+    assert_ne!(code, 1, "{err}");
+    let apps = reports(&doc)[0]["apps"].as_array().unwrap();
+    let g = apps
+        .iter()
+        .find(|a| a["id"] == format!("group.{TIKTOK}"))
+        .unwrap();
+    assert_eq!(g["installed"], false);
+    assert_eq!(g["seen_in"], serde_json::json!(["app_group"]));
+}
+
+#[test]
+fn cli_encrypted_backup_needs_the_password_for_manifest_db() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Backup::new(UDID)
+        .db_domain(&format!("AppDomain-{TIKTOK}"))
+        .encrypted(Encryption::new("correct horse"))
+        .write(&tmp.path().join("enc"));
+    let path = dir.to_str().unwrap();
+    let (code, doc, err) = cli(&[path], &[]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(reports(&doc)[0]["status"], "incomplete");
+
+    let pw = tmp.path().join("pw.txt");
+    std::fs::write(&pw, "correct horse\n").unwrap();
+    let (code, doc, err) = cli(&[path, "--password-file", pw.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        reports(&doc)[0]["findings"][0]["signature"],
+        "tiktok.global"
+    );
+
+    let (code, _, err) = cli(&[path], &[("APPSWEEP_BACKUP_PASSWORD", "correct horse")]);
+    assert_eq!(code, 1, "{err}");
+
+    let (code, doc, err) = cli(&[path], &[("APPSWEEP_BACKUP_PASSWORD", "wrong")]);
+    assert_eq!(code, 3, "{err}");
+    let problems = doc["reports"][0]["problems"].to_string();
+    assert!(problems.contains("wrong backup password"), "{problems}");
+}
+
+#[test]
+fn cli_tree_exit_3_when_only_incomplete_and_1_with_a_violation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("tree");
+    let template = Backup::new("t").write(&tmp.path().join("template"));
+    for i in 0..120 {
+        let dir = root.join(format!("dept{}/{:040x}", i % 4, i));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["Manifest.db", "Manifest.plist", "Status.plist"] {
+            std::fs::copy(template.join(f), dir.join(f)).unwrap();
+        }
+        let mut info = Backup::new("t").info.unwrap();
+        info.insert("Unique Identifier".into(), s(&format!("udid-{i:04}")));
+        Value::Dictionary(info)
+            .to_file_binary(dir.join("Info.plist"))
+            .unwrap();
+    }
+    let broken = Backup::new("broken").write(&root.join("dept1/broken"));
+    std::fs::write(broken.join("Manifest.db"), b"not sqlite").unwrap();
+    let (code, doc, err) = cli(&[root.to_str().unwrap()], &[]);
+    assert_eq!(code, 3, "{err}");
+    let rs = reports(&doc);
+    assert_eq!(rs.len(), 121);
+    assert_eq!(rs.iter().filter(|r| r["status"] == "clean").count(), 120);
+    assert_eq!(rs.iter().filter(|r| r["status"] == "incomplete").count(), 1);
+
+    Backup::new("tiktok-phone")
+        .installed_app(TIKTOK)
+        .write(&root.join("dept2/tiktok-phone"));
+    let (code, doc, err) = cli(&[root.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(reports(&doc).len(), 122);
+    assert_eq!(
+        reports(&doc)
+            .iter()
+            .filter(|r| r["status"] == "violation")
+            .count(),
+        1
+    );
 }

@@ -17,16 +17,13 @@ pub mod mbdb;
 pub mod plists;
 
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use super::Emit;
 use crate::model::{DeviceInfo, Inventory, PersonalData, Platform, Problem, SourceKind};
+use crate::progress::Progress;
 use apps::AppSet;
 use plists::{DeviceFields, InfoPlist, ManifestPlist, StatusPlist};
 
@@ -179,74 +176,28 @@ fn dir_key(dir: &Path) -> (u64, u64, PathBuf) {
     )
 }
 
-/// Progress on stderr: counts and rate, redrawn in place, only on a terminal.
-struct Progress {
-    enabled: bool,
-    total: usize,
-    done: AtomicUsize,
-    start: Instant,
-    last_draw: Mutex<Option<Instant>>,
-}
-
-impl Progress {
-    fn new(enabled: bool, total: usize) -> Self {
-        Progress {
-            enabled: enabled && std::io::stderr().is_terminal(),
-            total,
-            done: AtomicUsize::new(0),
-            start: Instant::now(),
-            last_draw: Mutex::new(None),
-        }
-    }
-
-    fn tick(&self) {
-        let done = self.done.fetch_add(1, Ordering::Relaxed).saturating_add(1);
-        if !self.enabled {
-            return;
-        }
-        let Ok(mut last) = self.last_draw.lock() else {
-            return;
-        };
-        let now = Instant::now();
-        if done != self.total
-            && last.is_some_and(|t| now.duration_since(t) < Duration::from_millis(100))
-        {
-            return;
-        }
-        *last = Some(now);
-        self.draw(done);
-    }
-
-    fn draw(&self, done: usize) {
-        let secs = self.start.elapsed().as_secs_f64().max(1e-3);
-        let rate = done as f64 / secs;
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[Kbackups {done}/{} ({rate:.0}/s)", self.total);
-        let _ = err.flush();
-    }
-
-    fn finish(&self) {
-        if self.enabled {
-            let _ = writeln!(std::io::stderr());
-        }
-    }
-}
-
 /// Finds every backup under `paths` and emits one inventory per backup, in parallel.
 ///
-/// A path that cannot be read or holds no backup is an error, reported before anything is
-/// scanned. A folder inside a tree that looks like a backup but is unusable, or cannot be listed,
-/// gets an inventory with a problem (status incomplete).
+/// A path that cannot be read or holds no backup, a folder inside a tree that looks like a backup
+/// but is unusable or cannot be listed: each gets an inventory with a problem (status
+/// incomplete), never silence. Discovery collects paths only; inventories are emitted as each
+/// backup is done and not kept.
 pub fn scan(paths: &[PathBuf], opts: &BackupOptions, emit: Emit<'_>) -> Result<(), BackupError> {
     let mut found = Vec::new();
     for path in paths {
-        let here = discover(path)?;
-        if here.is_empty() {
-            return Err(BackupError::NoBackups { path: path.clone() });
+        match discover(path) {
+            Ok(here) if here.is_empty() => found.push(Found::Unusable {
+                path: path.clone(),
+                reason: BackupError::NoBackups { path: path.clone() }.to_string(),
+            }),
+            Ok(here) => found.extend(here),
+            Err(e) => found.push(Found::Unusable {
+                path: path.clone(),
+                reason: e.to_string(),
+            }),
         }
-        found.extend(here);
     }
-    // The same folder named twice (or through two paths of a tree) is scanned once.
+    // The same folder named twice (or reached through two paths) is scanned once.
     let mut seen = BTreeSet::new();
     found.retain(|f| {
         let p = match f {
@@ -254,14 +205,15 @@ pub fn scan(paths: &[PathBuf], opts: &BackupOptions, emit: Emit<'_>) -> Result<(
         };
         seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
     });
-    let progress = Progress::new(opts.progress, found.len());
+    let total = u64::try_from(found.len()).ok();
+    let progress = Progress::new("backups", total, opts.progress);
     found.par_iter().for_each(|f| {
         let inventory = match f {
             Found::Backup(dir) => scan_backup(dir, opts),
             Found::Unusable { path, reason } => unusable(path, reason),
         };
         emit(inventory);
-        progress.tick();
+        progress.inc();
     });
     progress.finish();
     Ok(())
