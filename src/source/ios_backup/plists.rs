@@ -121,9 +121,26 @@ pub struct StatusPlist {
 }
 
 fn dictionary(bytes: &[u8]) -> Result<Dictionary, PlistError> {
-    let value: Value = plist::from_bytes(bytes)?;
+    dictionary_skipping(bytes, &[])
+}
+
+/// Binary plists go to the `plist` crate; XML ones first try the fast path, which leaves the
+/// `<data>` under `skip_data_keys` undecoded, and fall back to the `plist` crate.
+fn dictionary_skipping(bytes: &[u8], skip_data_keys: &[&str]) -> Result<Dictionary, PlistError> {
+    let value = if bytes.starts_with(b"bplist") {
+        None
+    } else {
+        super::xmlfast::parse(bytes, skip_data_keys)
+    };
+    let value = match value {
+        Some(v) => v,
+        None => plist::from_bytes(bytes)?,
+    };
     value.into_dictionary().ok_or(PlistError::NotDictionary)
 }
+
+/// `Info.plist` data the scanner never reads (app icons, DRM blobs): not decoded.
+pub const INFO_SKIPPED_DATA: [&str; 2] = ["PlaceholderIcon", "ApplicationSINF"];
 
 /// A value as text: strings as they are, integers and reals in decimal, dates in ISO 8601.
 fn text(value: Option<&Value>) -> Option<String> {
@@ -238,7 +255,7 @@ pub fn parse_itunes_metadata(bytes: &[u8]) -> Result<ItunesMetadata, PlistError>
 
 /// Reads `Info.plist`.
 pub fn parse_info_plist(bytes: &[u8]) -> Result<InfoPlist, PlistError> {
-    let dict = dictionary(bytes)?;
+    let dict = dictionary_skipping(bytes, &INFO_SKIPPED_DATA)?;
     let mut info = InfoPlist {
         device: device_from_info(&dict),
         last_backup_date: first_text(&dict, &["Last Backup Date"]),
