@@ -27,7 +27,7 @@ BIN="$ROOT/target/release/appsweep"
 LIST="$WORK/files.list"
 find "$BK" -mindepth 2 -maxdepth 2 \( -name Info.plist -o -name Manifest.plist -o -name Status.plist -o -name Manifest.db \) -print0 > "$LIST"
 COUNT=$(find "$BK" -mindepth 1 -maxdepth 1 -type d | wc -l)
-BYTES=$(xargs -0 stat -c %s < "$LIST" | awk '{s+=$1} END {print s}')
+BYTES=$(xargs -0 stat -c %s < "$LIST" | awk '{s+=$1} END {printf "%d", s}')
 
 now() { date +%s.%N; }
 best() { sort -g | head -1; }
@@ -66,7 +66,8 @@ if [ ! -x "$MVT" ]; then
 fi
 SUB="$WORK/mvt-subset"
 rm -rf "$SUB"; mkdir -p "$SUB"
-find "$BK" -mindepth 1 -maxdepth 1 -type d | sort | head -n "$MVT_N" | while read -r d; do ln -s "$d" "$SUB/"; done
+find "$BK" -mindepth 1 -maxdepth 1 -type d | sort > "$WORK/all-backups.list"
+head -n "$MVT_N" "$WORK/all-backups.list" | while read -r d; do ln -s "$d" "$SUB/"; done
 t0=$(now)
 for d in "$SUB"/*; do
   out="$WORK/mvt-out/$(basename "$d")"

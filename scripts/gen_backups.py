@@ -161,7 +161,8 @@ def main():
             manifest_db(trng, db + ".tmp", apps, a.rows)
             os.replace(db + ".tmp", db)
         templates.append((info, db, apps))
-        print(f"\rtemplates {t + 1}/{k}", end="", file=sys.stderr)
+        if (t + 1) % 10 == 0 or t + 1 == k:
+            print(f"\rtemplates {t + 1}/{k}", end="", file=sys.stderr)
     print(file=sys.stderr)
     for i in range(a.n):
         udid = hashlib.sha1(f"backup-{a.seed}-{i}".encode()).hexdigest()

@@ -634,7 +634,22 @@ fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) 
 }
 
 fn reports(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
-    doc["reports"].as_array().unwrap()
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/report.v1.schema.json"
+    ))
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let reports = doc["reports"].as_array().unwrap();
+    for r in reports {
+        let errors: Vec<String> = validator
+            .iter_errors(r)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "schema errors: {errors:#?}\n{r:#}");
+    }
+    reports
 }
 
 #[test]
@@ -655,6 +670,15 @@ fn cli_tiktok_in_a_backup_is_a_violation_exit_1() {
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0]["signature"], "tiktok.global");
     assert_eq!(findings[0]["app"]["id"], TIKTOK);
+    assert!(
+        !doc.to_string().contains("+32 470"),
+        "personal data only on request"
+    );
+    let (_, doc, _) = cli(&[dir.to_str().unwrap(), "--include-personal-data"], &[]);
+    assert_eq!(
+        reports(&doc)[0]["device"]["personal"]["phone_number"],
+        "+32 470 12 34 56"
+    );
 }
 
 #[test]

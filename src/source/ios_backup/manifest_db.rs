@@ -53,28 +53,71 @@ pub fn open_immutable(path: &Path) -> Result<Connection, DbError> {
     Connection::open_with_flags(file_uri(path), flags).map_err(DbError::Open)
 }
 
+fn text(value: rusqlite::types::ValueRef<'_>) -> Option<String> {
+    match value {
+        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+            Some(String::from_utf8_lossy(t).into_owned())
+        }
+        _ => None,
+    }
+}
+
+/// `true` when an index of `Files` starts with the `domain` column (real backups have
+/// `FilesDomainIdx`).
+fn has_domain_index(conn: &Connection) -> Result<bool, DbError> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master AS m, pragma_index_info(m.name) AS i \
+         WHERE m.type = 'index' AND m.tbl_name = 'Files' AND i.seqno = 0 AND i.name = 'domain'",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(DbError::Query)
+}
+
+/// Upper bound on distinct domains read (real backups have a few thousand at most).
+const MAX_DOMAINS: usize = 1_000_000;
+
 /// Every distinct domain of the `Files` table, sorted. With the domain index real backups have,
-/// this walks the index only, not the table.
+/// one index seek per domain (a few hundred) instead of a walk over every file row.
 pub fn domains(conn: &Connection) -> Result<Vec<String>, DbError> {
+    let mut out = Vec::new();
+    if has_domain_index(conn)? {
+        let mut first = conn
+            .prepare("SELECT MIN(domain) FROM Files")
+            .map_err(DbError::Query)?;
+        let mut next = conn
+            .prepare("SELECT MIN(domain) FROM Files WHERE domain > ?1")
+            .map_err(DbError::Query)?;
+        let mut current: rusqlite::types::Value = first
+            .query_row([], |row| row.get(0))
+            .map_err(DbError::Query)?;
+        while current != rusqlite::types::Value::Null && out.len() < MAX_DOMAINS {
+            if let Some(domain) = text((&current).into()) {
+                out.push(domain);
+            }
+            current = next
+                .query_row([&current], |row| row.get(0))
+                .map_err(DbError::Query)?;
+        }
+        out.sort();
+        out.dedup();
+        return Ok(out);
+    }
     let mut stmt = conn
         .prepare("SELECT DISTINCT domain FROM Files ORDER BY domain")
         .map_err(DbError::Query)?;
     let rows = stmt
-        .query_map([], |row| {
-            Ok(match row.get_ref(0)? {
-                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                    Some(String::from_utf8_lossy(t).into_owned())
-                }
-                _ => None,
-            })
-        })
+        .query_map([], |row| Ok(text(row.get_ref(0)?)))
         .map_err(DbError::Query)?;
-    let mut out = Vec::new();
     for row in rows {
         if let Some(domain) = row.map_err(DbError::Query)? {
             out.push(domain);
         }
     }
+    // Text and blob domains sort apart in SQLite; one order for the caller.
+    out.sort();
+    out.dedup();
     Ok(out)
 }
 
@@ -157,39 +200,50 @@ mod tests {
     }
 
     #[test]
-    fn reads_app_domains_without_writing() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("Manifest.db");
-        {
-            let c = Connection::open(&db).unwrap();
-            c.execute_batch(
-                "PRAGMA journal_mode=WAL; CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
-                 INSERT INTO Files VALUES ('1','AppDomain-a.b','x',1,NULL),('2','HomeDomain','y',1,NULL),
-                 ('3','AppDomainGroup-group.a','z',1,NULL),('4','AppDomain-a.b','w',1,NULL),('5','AppDomainPlugin-a.b.ext','',2,NULL);
-                 PRAGMA journal_mode=DELETE;",
-            )
-            .unwrap();
+    fn reads_domains_with_and_without_index_without_writing() {
+        for with_index in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("Manifest.db");
+            {
+                let c = Connection::open(&db).unwrap();
+                c.execute_batch(
+                    "PRAGMA journal_mode=WAL; CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
+                     INSERT INTO Files VALUES ('1','AppDomain-a.b','x',1,NULL),('2','HomeDomain','y',1,NULL),
+                     ('3','AppDomainGroup-group.a','z',1,NULL),('4','AppDomain-a.b','w',1,NULL),('5','AppDomainPlugin-a.b.ext','',2,NULL),
+                     ('6',NULL,'',1,NULL),('7',42,'',1,NULL),('8',x'417070446f6d61696e2d62','',1,NULL);",
+                )
+                .unwrap();
+                if with_index {
+                    c.execute_batch("CREATE INDEX FilesDomainIdx ON Files(domain);")
+                        .unwrap();
+                }
+                c.execute_batch("PRAGMA journal_mode=DELETE;").unwrap();
+            }
+            let before: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            let c = open_immutable(&db).unwrap();
+            assert_eq!(has_domain_index(&c).unwrap(), with_index);
+            assert_eq!(
+                domains(&c).unwrap(),
+                vec![
+                    "42",
+                    "AppDomain-a.b",
+                    "AppDomain-b",
+                    "AppDomainGroup-group.a",
+                    "AppDomainPlugin-a.b.ext",
+                    "HomeDomain"
+                ],
+                "index: {with_index}"
+            );
+            drop(c);
+            let after: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(before, after);
         }
-        let before: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        let c = open_immutable(&db).unwrap();
-        assert_eq!(
-            domains(&c).unwrap(),
-            vec![
-                "AppDomain-a.b",
-                "AppDomainGroup-group.a",
-                "AppDomainPlugin-a.b.ext",
-                "HomeDomain"
-            ]
-        );
-        drop(c);
-        let after: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(before, after);
     }
 
     #[test]

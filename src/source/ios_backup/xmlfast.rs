@@ -18,30 +18,11 @@ struct Reader<'a> {
 
 /// Index of the next `<` at or after `from`.
 fn find_lt(b: &[u8], from: usize) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LT: u64 = 0x3C3C_3C3C_3C3C_3C3C;
-    let mut i = from;
-    while let Some(chunk) = b.get(i..i.checked_add(8)?) {
-        let mut arr = [0u8; 8];
-        arr.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(arr) ^ LT;
-        if w.wrapping_sub(LO) & !w & HI != 0 {
-            break;
-        }
-        i = i.checked_add(8)?;
-    }
-    b.get(i..)?
-        .iter()
-        .position(|&c| c == b'<')
-        .and_then(|p| i.checked_add(p))
+    memchr::memchr(b'<', b.get(from..)?).and_then(|p| from.checked_add(p))
 }
 
 fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    b.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .and_then(|p| from.checked_add(p))
+    memchr::memmem::find(b.get(from..)?, needle).and_then(|p| from.checked_add(p))
 }
 
 impl<'a> Reader<'a> {
@@ -233,42 +214,55 @@ fn unescape(raw: &[u8]) -> Option<String> {
     Some(out)
 }
 
+/// Sextet values of the base64 alphabet; `WS` for ASCII whitespace, `PAD` for `=`, `BAD` else.
+const WS: u8 = 0xFE;
+const PAD: u8 = 0xFD;
+const BAD: u8 = 0xFF;
+// Evaluated at compile time: an index out of range is a build error, never a runtime panic.
+#[allow(clippy::indexing_slicing)]
+const DECODE: [u8; 256] = {
+    let mut t = [BAD; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t[b' ' as usize] = WS;
+    t[b'\t' as usize] = WS;
+    t[b'\n' as usize] = WS;
+    t[b'\r' as usize] = WS;
+    t[0x0C] = WS;
+    t[b'=' as usize] = PAD;
+    t
+};
+
 /// Standard base64 with padding; ASCII whitespace ignored. `None` on anything else.
 pub fn base64_decode(raw: &[u8]) -> Option<Vec<u8>> {
-    fn sextet(c: u8) -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    }
-    let mut out = Vec::with_capacity(raw.len() / 4 * 3);
+    let mut out = Vec::with_capacity(raw.len() / 4 * 3 + 3);
     let mut acc = 0u32;
     let mut n = 0u8;
     let mut pad = 0u8;
     for &c in raw {
-        if c.is_ascii_whitespace() {
-            continue;
-        }
-        if c == b'=' {
+        let v = DECODE.get(usize::from(c)).copied().unwrap_or(BAD);
+        if v < 64 {
+            if pad > 0 {
+                return None;
+            }
+            acc = (acc << 6) | u32::from(v);
+            n += 1;
+            if n == 4 {
+                out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
+                acc = 0;
+                n = 0;
+            }
+        } else if v == PAD {
             pad += 1;
             if pad > 2 {
                 return None;
             }
-            continue;
-        }
-        if pad > 0 {
+        } else if v != WS {
             return None;
-        }
-        acc = (acc << 6) | sextet(c)?;
-        n += 1;
-        if n == 4 {
-            out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
-            acc = 0;
-            n = 0;
         }
     }
     match (n, pad) {
