@@ -27,7 +27,7 @@ BIN="$ROOT/target/release/appsweep"
 LIST="$WORK/files.list"
 find "$BK" -mindepth 2 -maxdepth 2 \( -name Info.plist -o -name Manifest.plist -o -name Status.plist -o -name Manifest.db \) -print0 > "$LIST"
 COUNT=$(find "$BK" -mindepth 1 -maxdepth 1 -type d | wc -l)
-BYTES=$(xargs -0 stat -c %s < "$LIST" | awk '{s+=$1} END {printf "%d", s}')
+BYTES=$(xargs -0 stat -c %s < "$LIST" | awk '{s+=$1} END {printf "%.0f", s}')
 
 now() { date +%s.%N; }
 best() { sort -g | head -1; }
