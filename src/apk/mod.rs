@@ -10,8 +10,21 @@
 //! so a caller can batch the reads of many APKs into one round trip (the adb source reads ranges
 //! on the phone for hundreds of APKs in a few shell commands). [`analyze`] drives a probe over a
 //! local [`ByteSource`].
+//!
+//! Signers are CLAIMED, not verified: no signature, digest or lineage link is checked. A
+//! certificate in the output means "this APK carries this certificate in that place", which is
+//! what identifies a publisher's build; it does not prove the APK was signed by its key.
+//!
+//! Parsers, each in its own module and usable on their own (tests, fuzzing): [`axml`] (binary
+//! manifest), [`sigblock`] (APK Signing Block), [`pkcs7`] (v1 signature block certificates), and
+//! the internal `zip` reader.
 
+pub mod axml;
+mod cursor;
+pub mod pkcs7;
+pub mod sigblock;
 pub mod source;
+mod zip;
 
 pub use source::{ByteRange, ByteSource, FileSource, SliceSource, SourceError};
 
@@ -55,6 +68,9 @@ pub enum ApkError {
     Manifest { offset: u64, what: &'static str },
     #[error("reading the file failed: {0}")]
     Io(#[from] SourceError),
+    /// The probe was driven wrongly (fed after it finished, or a wrong number of buffers).
+    #[error("APK probe misuse: {0}")]
+    Protocol(&'static str),
 }
 
 /// One step of a resumable probe.
