@@ -191,14 +191,13 @@ fn parse_signer(
     Ok(())
 }
 
-/// `u32 version`, then length-prefixed nodes, each `signed data (cert, u32 algorithm)`, `u32
+/// `u32 version`, then length-prefixed nodes up to the end of the value, each `signed data (cert, u32 algorithm)`, `u32
 /// flags`, `u32 algorithm`, `signature`.
 fn parse_lineage(value: &[u8], certs: &mut Vec<BlockCert>) -> Result<(), &'static str> {
     let mut c = Cursor::new(value);
     let _version = c.u32().ok_or("lineage truncated")?;
-    let mut nodes = Cursor::new(c.u32_prefixed().ok_or("lineage nodes truncated")?);
-    while !nodes.is_empty() {
-        let mut node = Cursor::new(nodes.u32_prefixed().ok_or("lineage node truncated")?);
+    while !c.is_empty() {
+        let mut node = Cursor::new(c.u32_prefixed().ok_or("lineage node truncated")?);
         let mut signed = Cursor::new(node.u32_prefixed().ok_or("lineage node data truncated")?);
         let der = signed
             .u32_prefixed()
@@ -248,7 +247,7 @@ pub(crate) mod tests {
                 }
                 let mut value = PROOF_OF_ROTATION_ATTR_ID.to_le_bytes().to_vec();
                 value.extend_from_slice(&1u32.to_le_bytes());
-                value.extend(lp(&nodes));
+                value.extend(nodes);
                 attrs.extend(lp(&value));
             }
             sd.extend(lp(&attrs));
