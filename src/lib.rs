@@ -12,6 +12,7 @@ pub mod exit;
 pub mod ipa;
 pub mod model;
 pub mod policy;
+pub mod progress;
 pub mod report;
 pub mod signatures;
 pub mod source;

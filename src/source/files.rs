@@ -1,1 +1,255 @@
 //! `scan files`: APK and IPA files and folders of them.
+//!
+//! Each command-line argument is one "device" (`device.source = "files"`, `device.id` = the
+//! argument); its apps are the APK/IPA files found under it (folders are walked recursively,
+//! symlinked folders are not followed, so there are no loops). A file given explicitly is read
+//! whatever its extension; inside folders only `.apk` and `.ipa` files are. Files are analysed in
+//! parallel (rayon); a file that cannot be read is a problem of its report, never skipped.
+
+use crate::apk::{self, FileSource};
+use crate::ipa;
+use crate::model::{AppRecord, DeviceInfo, Inventory, Platform, Problem, ScanStats, SourceKind};
+use crate::progress::Progress;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// When to compute a file's SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum HashMode {
+    /// Never.
+    None,
+    /// For apps with a finding (computed after matching).
+    #[default]
+    Flagged,
+    /// For every app.
+    All,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FilesOptions {
+    pub hash: HashMode,
+    pub progress: bool,
+}
+
+/// The kind of artifact, from the extension or, for explicit files, the contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Artifact {
+    Apk,
+    Ipa,
+}
+
+fn artifact_by_name(path: &Path) -> Option<Artifact> {
+    let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+    match ext.as_str() {
+        "apk" => Some(Artifact::Apk),
+        "ipa" => Some(Artifact::Ipa),
+        _ => None,
+    }
+}
+
+/// Collects the files under `root`; unreadable folders become problems.
+fn walk(root: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
+    let meta = match std::fs::symlink_metadata(root) {
+        Ok(m) => m,
+        Err(e) => {
+            problems.push(Problem::new(
+                format!("path {}", root.display()),
+                format!("cannot read: {e}"),
+            ));
+            return;
+        }
+    };
+    if meta.is_dir() {
+        let entries = match std::fs::read_dir(root) {
+            Ok(rd) => rd,
+            Err(e) => {
+                problems.push(Problem::new(
+                    format!("folder {}", root.display()),
+                    format!("cannot list: {e}"),
+                ));
+                return;
+            }
+        };
+        let mut children: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        children.sort();
+        for child in children {
+            match std::fs::symlink_metadata(&child) {
+                Ok(m) if m.is_dir() => walk(&child, files, problems),
+                Ok(m) if m.file_type().is_symlink() => {
+                    // A link to a file is followed; a link to a folder is not (no loops).
+                    if std::fs::metadata(&child).is_ok_and(|t| t.is_file())
+                        && artifact_by_name(&child).is_some()
+                    {
+                        files.push(child);
+                    }
+                }
+                Ok(_) if artifact_by_name(&child).is_some() => files.push(child),
+                Ok(_) => {}
+                Err(e) => problems.push(Problem::new(
+                    format!("path {}", child.display()),
+                    format!("cannot read: {e}"),
+                )),
+            }
+        }
+    } else {
+        files.push(root.to_path_buf());
+    }
+}
+
+/// SHA-256 of a whole file, lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(crate::signatures::hex(&h.finalize()))
+}
+
+fn sniff(path: &Path) -> Option<Artifact> {
+    if let Some(a) = artifact_by_name(path) {
+        return Some(a);
+    }
+    // An explicit file without a known extension: an IPA has a Payload/ folder, else try APK.
+    let f = std::fs::File::open(path).ok()?;
+    match zip::ZipArchive::new(f) {
+        Ok(z) if z.file_names().any(|n| n.starts_with("Payload/")) => Some(Artifact::Ipa),
+        _ => Some(Artifact::Apk),
+    }
+}
+
+/// Fingerprints one file into an app record, or a problem.
+pub fn analyze_file(path: &Path, hash: HashMode) -> Result<AppRecord, Problem> {
+    analyze_counted(path, hash).map(|(app, _)| app)
+}
+
+/// Like [`analyze_file`], also returning the bytes read (fingerprint ranges plus hashing).
+pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<(AppRecord, u64), Problem> {
+    let mut bytes_read = 0u64;
+    let shown = path.display().to_string();
+    let problem = |msg: String| Problem::new(format!("file {shown}"), msg);
+    let mut app = match sniff(path) {
+        Some(Artifact::Ipa) => {
+            let f = std::fs::File::open(path).map_err(|e| problem(format!("cannot open: {e}")))?;
+            let info = ipa::analyze(std::io::BufReader::new(f))
+                .map_err(|e| problem(format!("unreadable IPA: {e}")))?;
+            let id = info
+                .bundle_id
+                .clone()
+                .ok_or_else(|| problem("IPA without a bundle id".into()))?;
+            let mut app = AppRecord::new(id);
+            app.name = info.store_name.or(info.name);
+            app.version = info.version;
+            app.version_code = info.build;
+            app.app_store_id = info.app_store_id;
+            if let Some(s) = info.seller {
+                app.details.push(("seller".into(), s));
+            }
+            app.add_seen_in("ipa");
+            app
+        }
+        _ => {
+            let src = FileSource::open(path).map_err(|e| problem(e.to_string()))?;
+            let info = apk::analyze(&src).map_err(|e| problem(format!("unreadable APK: {e}")))?;
+            bytes_read += info.bytes_read;
+            let id = info
+                .package
+                .clone()
+                .ok_or_else(|| problem("APK manifest has no package name".into()))?;
+            let mut app = AppRecord::new(id);
+            app.name = info.label;
+            app.version = info.version_name;
+            app.version_code = info.version_code.map(|v| v.to_string());
+            app.add_certificates(info.certificates);
+            app.components = info.components;
+            app.native_libs = info.native_libs;
+            app.meta_data = info.meta_data;
+            app.permissions = info.permissions;
+            for w in info.warnings {
+                app.details.push(("warning".into(), w));
+            }
+            app.add_seen_in("apk");
+            app
+        }
+    };
+    app.path = Some(shown.clone());
+    app.size = std::fs::metadata(path).ok().map(|m| m.len());
+    if hash == HashMode::All {
+        app.file_sha256 =
+            Some(sha256_file(path).map_err(|e| problem(format!("cannot hash: {e}")))?);
+        bytes_read += app.size.unwrap_or(0);
+    }
+    Ok((app, bytes_read))
+}
+
+/// An app and the bytes read for it, or why the file could not be read.
+type FileResult = Result<(AppRecord, u64), Problem>;
+
+/// Scans each argument as one inventory, emitting them in argument order.
+pub fn scan(paths: &[PathBuf], opts: &FilesOptions, emit: super::Emit<'_>) {
+    let mut jobs: Vec<(usize, PathBuf)> = Vec::new();
+    let mut inventories: Vec<Inventory> = Vec::new();
+    for (i, root) in paths.iter().enumerate() {
+        let mut inv = Inventory::new(DeviceInfo::new(
+            Platform::Files,
+            SourceKind::Files,
+            root.display().to_string(),
+        ));
+        inv.device.location = std::fs::canonicalize(root)
+            .ok()
+            .map(|p| p.display().to_string());
+        let mut files = Vec::new();
+        walk(root, &mut files, &mut inv.problems);
+        if files.is_empty() && inv.problems.is_empty() {
+            inv.notes.push("no .apk or .ipa file found".into());
+        }
+        jobs.extend(files.into_iter().map(|f| (i, f)));
+        inventories.push(inv);
+    }
+    let progress = Progress::new(
+        "files",
+        Some(jobs.len() as u64),
+        opts.progress && jobs.len() > 20,
+    );
+    let started = std::time::Instant::now();
+    let results: Vec<(usize, FileResult)> = jobs
+        .par_iter()
+        .map(|(i, f)| {
+            let r = analyze_counted(f, opts.hash);
+            progress.inc();
+            (*i, r)
+        })
+        .collect();
+    progress.finish();
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    for inv in &mut inventories {
+        inv.stats = Some(ScanStats {
+            duration_ms,
+            ..ScanStats::default()
+        });
+    }
+    for (i, r) in results {
+        if let Some(inv) = inventories.get_mut(i) {
+            match r {
+                Ok((app, bytes)) => {
+                    inv.apps.push(app);
+                    if let Some(s) = inv.stats.as_mut() {
+                        s.bytes_transferred += bytes;
+                    }
+                }
+                Err(p) => inv.problems.push(p),
+            }
+        }
+    }
+    for mut inv in inventories {
+        inv.normalize();
+        emit(inv);
+    }
+}

@@ -1,0 +1,522 @@
+//! The command line end to end: `scan files` on IPAs the test builds, report schema, exit codes,
+//! output options, signatures and policy files.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_appsweep"));
+    for var in [
+        "APPSWEEP_BACKUP_PASSWORD",
+        "ANDROID_ADB_SERVER_PORT",
+        "NO_COLOR",
+        "XDG_CACHE_HOME",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("SOURCE_DATE_EPOCH", "1795341600");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    cmd().args(args).output().unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn ipa(dir: &Path, name: &str, bundle: &str, item_id: Option<u64>) -> PathBuf {
+    let mut info = plist::Dictionary::new();
+    info.insert("CFBundleIdentifier".into(), bundle.into());
+    info.insert("CFBundleShortVersionString".into(), "1.0".into());
+    info.insert("CFBundleVersion".into(), "100".into());
+    let mut buf = Vec::new();
+    plist::to_writer_binary(&mut buf, &info).unwrap();
+    let path = dir.join(name);
+    let mut zw = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    zw.start_file("Payload/App.app/Info.plist", opts).unwrap();
+    zw.write_all(&buf).unwrap();
+    if let Some(id) = item_id {
+        let mut meta = plist::Dictionary::new();
+        meta.insert("itemId".into(), plist::Value::Integer(id.into()));
+        let mut mb = Vec::new();
+        plist::to_writer_xml(&mut mb, &meta).unwrap();
+        zw.start_file("iTunesMetadata.plist", opts).unwrap();
+        zw.write_all(&mb).unwrap();
+    }
+    zw.finish().unwrap();
+    path
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/report.v1.schema.json"
+    ))
+    .unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn assert_valid_report(report: &Value) {
+    let v = schema();
+    let errors: Vec<String> = v
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "schema errors: {errors:#?}\n{report:#}");
+}
+
+fn assert_valid_run(run: &Value) {
+    assert_eq!(run["schema"], "appsweep.run.v1");
+    for r in run["reports"].as_array().unwrap() {
+        assert_valid_report(r);
+    }
+}
+
+#[test]
+fn tiktok_ipa_is_a_violation_with_exit_1_and_valid_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    ipa(
+        dir.path(),
+        "tiktok.ipa",
+        "com.zhiliaoapp.musically",
+        Some(835599320),
+    );
+    ipa(dir.path(), "notes.ipa", "com.example.notes", None);
+    let out = run(&[
+        "scan",
+        "files",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json(&out);
+    assert_valid_run(&doc);
+    let r = &doc["reports"][0];
+    assert_eq!(r["status"], "violation");
+    assert_eq!(r["device"]["source"], "files");
+    assert_eq!(r["device"]["id"], dir.path().to_str().unwrap());
+    assert_eq!(r["apps"].as_array().unwrap().len(), 2);
+    let f = &r["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["signature"], "tiktok.global");
+    assert_eq!(f[0]["disposition"], "violation");
+    let kinds: Vec<&str> = f[0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"bundle_id") && kinds.contains(&"app_store_id"),
+        "{kinds:?}"
+    );
+    // --hash flagged (the default) hashes the flagged file only.
+    assert!(kinds.contains(&"file_sha256"), "{kinds:?}");
+    let hashed: Vec<bool> = r["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["file_sha256"].is_string())
+        .collect();
+    assert_eq!(hashed.iter().filter(|h| **h).count(), 1);
+}
+
+#[test]
+fn app_store_id_alone_identifies_a_renamed_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = ipa(dir.path(), "x.ipa", "com.example.renamed", Some(835599320));
+    let out = run(&["scan", "files", p.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(code(&out), 1);
+    let line: Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_valid_report(&line);
+    assert_eq!(line["findings"][0]["signature"], "tiktok.global");
+}
+
+#[test]
+fn clean_folder_exits_0_and_a_corrupt_file_is_incomplete_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    ipa(dir.path(), "notes.ipa", "com.example.notes", None);
+    let out = run(&[
+        "scan",
+        "files",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&out)["reports"][0]["status"], "clean");
+
+    std::fs::write(
+        dir.path().join("broken.apk"),
+        b"PK\x03\x04 definitely not a zip",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.ipa"), b"garbage").unwrap();
+    let out = run(&[
+        "scan",
+        "files",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json(&out);
+    assert_valid_run(&doc);
+    let r = &doc["reports"][0];
+    assert_eq!(r["status"], "incomplete");
+    let problems = r["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems
+        .iter()
+        .any(|p| p["scope"].as_str().unwrap().ends_with("broken.apk")));
+}
+
+#[test]
+fn violation_wins_over_incomplete_across_arguments() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    ipa(a.path(), "t.ipa", "com.zhiliaoapp.musically", None);
+    std::fs::write(b.path().join("broken.apk"), b"nope").unwrap();
+    let out = run(&[
+        "scan",
+        "files",
+        a.path().to_str().unwrap(),
+        b.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1);
+    let doc = json(&out);
+    assert_eq!(doc["summary"]["devices"], 2);
+    assert_eq!(doc["summary"]["violation"], 1);
+    assert_eq!(doc["summary"]["incomplete"], 1);
+}
+
+#[test]
+fn missing_path_is_incomplete_not_clean() {
+    let out = run(&[
+        "scan",
+        "files",
+        "/nonexistent/appsweep-test",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(json(&out)["reports"][0]["status"], "incomplete");
+}
+
+#[test]
+fn output_file_and_out_dir_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    ipa(&data, "t.ipa", "com.zhiliaoapp.musically", None);
+    let report = dir.path().join("report.json");
+    let per_device = dir.path().join("devices");
+    let out = run(&[
+        "scan",
+        "files",
+        data.to_str().unwrap(),
+        "--format",
+        "json",
+        "--output",
+        report.to_str().unwrap(),
+        "--out-dir",
+        per_device.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        out.stdout.is_empty(),
+        "stdout carries nothing when --output is given"
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_valid_run(&doc);
+    let files: Vec<_> = std::fs::read_dir(&per_device)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let one: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_valid_report(&one);
+    // No temporary files left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+}
+
+#[test]
+fn parallel_equals_sequential_and_reruns_are_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        let bundle = if i % 7 == 0 {
+            "com.zhiliaoapp.musically".to_string()
+        } else {
+            format!("com.example.app{i}")
+        };
+        ipa(dir.path(), &format!("app{i:02}.ipa"), &bundle, None);
+    }
+    let args = |t: &str| -> Vec<String> {
+        [
+            "scan",
+            "files",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--threads",
+            t,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let one = cmd().args(args("1")).output().unwrap();
+    let two = cmd().args(args("2")).output().unwrap();
+    let again = cmd().args(args("2")).output().unwrap();
+    assert_eq!(code(&one), 1);
+    // Everything but the measured duration is identical.
+    let strip = |o: &Output| {
+        let mut v = json(o);
+        v["reports"][0]["stats"]["duration_ms"] = Value::from(0);
+        v
+    };
+    assert_eq!(strip(&one), strip(&two));
+    assert_eq!(strip(&two), strip(&again));
+    let ids: Vec<&str> = json(&one)["reports"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string().leak() as &str)
+        .collect();
+    assert_eq!(ids.len(), 6);
+}
+
+#[test]
+fn policy_file_changes_dispositions_and_rejects_typos() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    ipa(&data, "capcut.ipa", "com.lemon.lvoverseas", None);
+    let out = run(&["scan", "files", data.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&out), 0, "CapCut is a notice under the default policy");
+    let r = &json(&out)["reports"][0];
+    assert_eq!(r["findings"][0]["disposition"], "notice");
+    assert_eq!(r["status"], "clean");
+
+    let policy = dir.path().join("strict.toml");
+    std::fs::write(
+        &policy,
+        "name = \"omb-m-23-13\"\n[dispositions]\nbytedance = \"violation\"\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "scan",
+        "files",
+        data.to_str().unwrap(),
+        "--format",
+        "json",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1);
+    let r = &json(&out)["reports"][0];
+    assert_eq!(r["policy"]["name"], "omb-m-23-13");
+
+    std::fs::write(
+        &policy,
+        "name = \"x\"\n[dispositions]\nbytedanse = \"violation\"\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "scan",
+        "files",
+        data.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bytedanse"));
+}
+
+#[test]
+fn allowlist_policy_flags_unapproved_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    ipa(&data, "ok.ipa", "com.agency.mail", None);
+    ipa(&data, "game.ipa", "com.example.game", None);
+    let policy = dir.path().join("allow.toml");
+    std::fs::write(&policy, "name = \"approved\"\nmode = \"allowlist\"\n[allowlist]\nbundle_ids = [\"com.agency.mail\"]\n").unwrap();
+    let out = run(&[
+        "scan",
+        "files",
+        data.to_str().unwrap(),
+        "--format",
+        "json",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1);
+    let f = json(&out)["reports"][0]["findings"].clone();
+    assert_eq!(f.as_array().unwrap().len(), 1);
+    assert_eq!(f[0]["app"]["id"], "com.example.game");
+    assert_eq!(f[0]["match"], "not_approved");
+}
+
+#[test]
+fn signatures_dir_adds_and_bad_files_name_file_and_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigs = dir.path().join("sigs");
+    std::fs::create_dir(&sigs).unwrap();
+    std::fs::write(
+        sigs.join("agency.toml"),
+        "[family]\nid = \"agency\"\ntitle = \"Agency list\"\n[[signature]]\nid = \"agency.game\"\nkind = \"app\"\ntitle = \"Banned game\"\nseverity = \"medium\"\nconfidence = \"verified\"\nreferences = [\"internal memo\"]\nbundle_ids = [\"com.example.game\"]\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    ipa(&data, "game.ipa", "com.example.game", None);
+    let out = run(&[
+        "scan",
+        "files",
+        data.to_str().unwrap(),
+        "--format",
+        "json",
+        "--signatures",
+        sigs.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "a family without a policy entry is a notice");
+    assert_eq!(
+        json(&out)["reports"][0]["findings"][0]["signature"],
+        "agency.game"
+    );
+
+    let out = run(&[
+        "signatures",
+        "check",
+        "--signatures",
+        sigs.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: "));
+
+    std::fs::write(sigs.join("agency.toml"), "[family]\nid = \"agency\"\ntitle = \"x\"\n[[signature]]\nid = \"agency.bad\"\nkind = \"signer\"\ntitle = \"x\"\nseverity = \"high\"\nconfidence = \"verified\"\nreferences = [\"r\"]\nsigners_sha256 = [\"xyz\"]\n").unwrap();
+    let out = run(&[
+        "signatures",
+        "check",
+        "--signatures",
+        sigs.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("agency.toml") && err.contains("agency.bad"),
+        "{err}"
+    );
+}
+
+#[test]
+fn signatures_list_show_and_builtin_invariants() {
+    let out = run(&["signatures", "list"]);
+    assert_eq!(code(&out), 0);
+    let list = String::from_utf8_lossy(&out.stdout);
+    for id in [
+        "tiktok.global",
+        "tiktok.trill",
+        "tiktok.repackaged",
+        "tiktok.webapk",
+    ] {
+        assert!(list.contains(id), "{id} missing from:\n{list}");
+    }
+    let out = run(&["signatures", "show", "tiktok.global"]);
+    let sig: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(sig["signers_sha256"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == "9041803e91bcb814b4b4399fb5c85a91640b755e5e8ba76813814bf4cf2ab5ba"));
+    let out = run(&["signatures", "show", "no.such"]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(code(&run(&["scan", "files"])), 2);
+    assert_eq!(code(&run(&["scan", "files", ".", "--format", "xml"])), 2);
+    assert_eq!(code(&run(&["bogus"])), 2);
+}
+
+#[test]
+fn csv_and_human_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    ipa(dir.path(), "t.ipa", "com.zhiliaoapp.musically", None);
+    let out = run(&[
+        "scan",
+        "files",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code(&out), 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("device_id,platform,model,status,finding_id"));
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[1].contains("tiktok.global"));
+
+    let out = run(&[
+        "scan",
+        "files",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "human",
+        "--color",
+        "never",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("VIOLATION"), "{text}");
+    assert!(text.contains("1 device(s): 1 violation"), "{text}");
+}
+
+#[test]
+fn schema_check_catches_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    ipa(dir.path(), "t.ipa", "com.zhiliaoapp.musically", None);
+    let out = run(&[
+        "scan",
+        "files",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]);
+    let mut r: Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_valid_report(&r);
+    let v = schema();
+    r["device"]["unexpected"] = Value::from(1);
+    assert!(!v.is_valid(&r), "an unknown field must fail the schema");
+    r["device"].as_object_mut().unwrap().remove("unexpected");
+    r["status"] = Value::from("fine");
+    assert!(!v.is_valid(&r), "an unknown status must fail the schema");
+}
