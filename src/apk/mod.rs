@@ -26,6 +26,9 @@ pub mod sigblock;
 pub mod source;
 mod zip;
 
+#[cfg(test)]
+mod proptests;
+
 pub use source::{ByteRange, ByteSource, FileSource, SliceSource, SourceError};
 
 use crate::model::{Certificate, MetaData};
