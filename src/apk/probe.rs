@@ -55,6 +55,8 @@ pub(super) struct State {
     history: Vec<ByteRange>,
     rounds: u32,
     finished: bool,
+    /// Bytes fed so far (reported as `ApkInfo::bytes_read`).
+    fed: u64,
 }
 
 impl std::fmt::Debug for State {
@@ -275,6 +277,7 @@ impl State {
             history: Vec::new(),
             rounds: 0,
             finished: false,
+            fed: 0,
         }
     }
 
@@ -304,6 +307,7 @@ impl State {
         self.history.clear();
         self.rounds = 0;
         self.finished = false;
+        self.fed = 0;
         let off = self.len.saturating_sub(TAIL_LEN);
         self.ask(vec![ByteRange::new(off, self.len - off)])
     }
@@ -320,6 +324,7 @@ impl State {
         let asked = std::mem::take(&mut self.asked);
         for (r, mut d) in asked.into_iter().zip(data) {
             d.truncate(usize::try_from(r.len).unwrap_or(usize::MAX));
+            self.fed = self.fed.saturating_add(d.len() as u64);
             self.chunks.push(Chunk {
                 offset: r.offset,
                 data: d,
@@ -328,7 +333,8 @@ impl State {
         let last = self.rounds >= MAX_ROUNDS;
         match self.evaluate(last) {
             Ok(Outcome::Need(ranges)) => Ok(self.ask(merge(ranges))),
-            Ok(Outcome::Done(info)) => {
+            Ok(Outcome::Done(mut info)) => {
+                info.bytes_read = self.fed;
                 self.finished = true;
                 self.chunks.clear();
                 Ok(Step::Done(info))
@@ -840,6 +846,7 @@ mod tests {
         let (info, rounds, bytes) = rounds_and_bytes(&z);
         assert_eq!(info.package.as_deref(), Some("com.example.app"));
         assert_eq!(info.certificates.len(), 1);
+        assert_eq!(info.bytes_read, bytes as u64);
         assert!(rounds <= 3, "rounds {rounds}");
         assert!(bytes < 400_000, "bytes {bytes}");
     }
