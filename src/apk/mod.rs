@@ -26,6 +26,9 @@ pub mod sigblock;
 pub mod source;
 mod zip;
 
+#[cfg(test)]
+mod proptests;
+
 pub use source::{ByteRange, ByteSource, FileSource, SliceSource, SourceError};
 
 use crate::model::{Certificate, MetaData};
@@ -48,8 +51,9 @@ pub struct ApkInfo {
     pub native_libs: Vec<String>,
     /// Every certificate found, in every scheme and in the lineage.
     pub certificates: Vec<Certificate>,
-    /// Things that could not be read (a corrupt PKCS#7, an undecodable manifest...). A non-empty
-    /// list means the fingerprint is partial.
+    /// Things that could not be read (a corrupt PKCS#7, an undecodable manifest...) and
+    /// structural oddities worth a look (a signing block ID present twice, a central directory
+    /// that overlaps the end record...).
     pub warnings: Vec<String>,
     /// Bytes read from the source to produce this fingerprint.
     pub bytes_read: u64,
