@@ -10,8 +10,24 @@
 //! so a caller can batch the reads of many APKs into one round trip (the adb source reads ranges
 //! on the phone for hundreds of APKs in a few shell commands). [`analyze`] drives a probe over a
 //! local [`ByteSource`].
+//!
+//! Signers are CLAIMED, not verified: no signature, digest or lineage link is checked. A
+//! certificate in the output means "this APK carries this certificate in that place", which is
+//! what identifies a publisher's build; it does not prove the APK was signed by its key.
+//!
+//! Parsers, each in its own module and usable on their own (tests, fuzzing): [`axml`] (binary
+//! manifest), [`sigblock`] (APK Signing Block), [`pkcs7`] (v1 signature block certificates), and
+//! the internal `zip` reader.
 
+pub mod axml;
+mod cursor;
+pub mod pkcs7;
+pub mod sigblock;
 pub mod source;
+mod zip;
+
+#[cfg(test)]
+mod proptests;
 
 pub use source::{ByteRange, ByteSource, FileSource, SliceSource, SourceError};
 
@@ -35,8 +51,9 @@ pub struct ApkInfo {
     pub native_libs: Vec<String>,
     /// Every certificate found, in every scheme and in the lineage.
     pub certificates: Vec<Certificate>,
-    /// Things that could not be read (a corrupt PKCS#7, an undecodable manifest...). A non-empty
-    /// list means the fingerprint is partial.
+    /// Things that could not be read (a corrupt PKCS#7, an undecodable manifest...) and
+    /// structural oddities worth a look (a signing block ID present twice, a central directory
+    /// that overlaps the end record...).
     pub warnings: Vec<String>,
     /// Bytes read from the source to produce this fingerprint.
     pub bytes_read: u64,
@@ -55,6 +72,9 @@ pub enum ApkError {
     Manifest { offset: u64, what: &'static str },
     #[error("reading the file failed: {0}")]
     Io(#[from] SourceError),
+    /// The probe was driven wrongly (fed after it finished, or a wrong number of buffers).
+    #[error("APK probe misuse: {0}")]
+    Protocol(&'static str),
 }
 
 /// One step of a resumable probe.
