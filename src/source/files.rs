@@ -102,7 +102,7 @@ fn walk(root: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; 128 << 10];
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
