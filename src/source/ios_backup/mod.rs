@@ -99,6 +99,7 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
     let mut found = Vec::new();
     let mut visited = BTreeSet::new();
     let mut stack = vec![root.to_path_buf()];
+    let mut links = Vec::new();
     while let Some(dir) = stack.pop() {
         if !visited.insert(dir_key(&dir)) {
             continue;
@@ -116,6 +117,7 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
             }
         };
         let mut subdirs = Vec::new();
+        let mut linked = Vec::new();
         let mut is_backup = false;
         let mut listing_error = None;
         for entry in entries {
@@ -131,8 +133,10 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
                 is_backup = true;
             }
             // `file_type` does not follow symlinks.
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                subdirs.push(entry.path());
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => subdirs.push(entry.path()),
+                Ok(t) if t.is_symlink() => linked.push(entry.path()),
+                _ => {}
             }
         }
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -151,12 +155,29 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
                 reason: "folder named like a device backup holds no Info.plist, Manifest.plist, Manifest.db or Manifest.mbdb".to_string(),
             });
         } else {
+            links.extend(linked);
             subdirs.sort();
             // Reverse so the stack pops in sorted order.
             stack.extend(subdirs.into_iter().rev());
         }
     }
+    // A symlink to a backup folder counts (a tree of links to backups is common); a symlink to
+    // anything else is not walked, so links cannot lead outside the tree or round a loop. Real
+    // folders were all visited first, so a backup reached both ways is reported at its real path.
+    links.sort();
+    for link in links {
+        if std::fs::metadata(&link).is_ok_and(|m| m.is_dir())
+            && has_marker(&link)
+            && visited.insert(dir_key(&link))
+        {
+            found.push(Found::Backup(link));
+        }
+    }
     Ok(found)
+}
+
+fn has_marker(dir: &Path) -> bool {
+    MARKERS.iter().any(|m| dir.join(m).exists())
 }
 
 #[cfg(unix)]
@@ -565,8 +586,27 @@ mod tests {
         std::fs::create_dir_all(&empty_udid).unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(root.path(), root.path().join("site2/loop")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&b, root.path().join("site2/link-to-b")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&b, root.path().join("site1/link-to-b")).unwrap();
         let found = discover(root.path()).unwrap();
         assert_eq!(found.len(), 3, "{found:?}");
+        // A folder holding only links to backups finds them.
+        let links = tempfile::tempdir().unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&a, links.path().join("one")).unwrap();
+            std::os::unix::fs::symlink(&b, links.path().join("two")).unwrap();
+            std::os::unix::fs::symlink(root.path(), links.path().join("tree")).unwrap();
+            assert_eq!(
+                discover(links.path()).unwrap(),
+                vec![
+                    Found::Backup(links.path().join("one")),
+                    Found::Backup(links.path().join("two"))
+                ]
+            );
+        }
         assert!(found.contains(&Found::Backup(a.clone())));
         assert!(found.contains(&Found::Backup(b)));
         assert!(found
