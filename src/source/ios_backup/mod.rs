@@ -76,8 +76,9 @@ fn udid_like(name: &str) -> bool {
 }
 
 /// Finds every backup folder under `root` (which may itself be one). Symlinked folders inside the
-/// tree are not followed, and each (device, inode) is visited once, so loops cannot recur. A
-/// backup folder is a leaf: its hashed subfolders are never walked.
+/// tree are not walked (a symlink to a backup folder is reported as that backup), and each
+/// (device, inode) is visited once, so loops cannot recur. A backup folder is a leaf: its hashed
+/// subfolders are never walked.
 pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
     let meta = std::fs::metadata(root).map_err(|source| BackupError::Unreadable {
         path: root.to_path_buf(),
@@ -90,6 +91,9 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
             .and_then(|n| n.to_str())
             .is_some_and(|n| MARKERS.contains(&n));
         return match (is_marker, root.parent()) {
+            (true, Some(parent)) if parent.as_os_str().is_empty() => {
+                Ok(vec![Found::Backup(PathBuf::from("."))])
+            }
             (true, Some(parent)) => Ok(vec![Found::Backup(parent.to_path_buf())]),
             _ => Err(BackupError::NoBackups {
                 path: root.to_path_buf(),
