@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use appsweep::apk::{self, ApkError, FileSource};
+use appsweep::apk::{self, ApkError, ApkProbe, ByteSource, FileSource, Step};
 use appsweep::model::CertScheme;
 
 fn third_party() -> PathBuf {
@@ -556,5 +556,32 @@ fn binary_manifests_decode() {
         assert_eq!(m.version_code, Some(*code), "{rel}");
         assert_eq!(m.version_name.as_deref(), *name, "{rel}");
         assert!(!m.components.is_empty(), "{rel}: no components");
+    }
+}
+
+/// Drives the resumable probe by hand, as a remote source does: the result equals `analyze`'s
+/// and no fixture needs more than three reads.
+#[test]
+fn probe_driven_by_hand_matches_analyze_in_few_rounds() {
+    let root = third_party();
+    for e in APKS.iter().filter(|e| e.package.is_some()) {
+        let src = FileSource::open(&root.join(e.path)).unwrap();
+        let mut probe = ApkProbe::new(src.len());
+        let mut step = probe.start();
+        let mut rounds = 0;
+        let info = loop {
+            match step {
+                Step::Done(info) => break info,
+                Step::Need(ranges) => {
+                    rounds += 1;
+                    assert!(!ranges.is_empty());
+                    step = probe.feed(src.read_ranges(&ranges).unwrap()).unwrap();
+                }
+            }
+        };
+        assert!(rounds <= 3, "{}: {rounds} rounds", e.path);
+        assert_eq!(*info, apk::analyze(&src).unwrap(), "{}", e.path);
+        // A finished probe refuses more bytes.
+        assert!(probe.feed(vec![Vec::new()]).is_err());
     }
 }
