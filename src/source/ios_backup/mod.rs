@@ -260,13 +260,34 @@ fn unusable(path: &Path, reason: &str) -> Inventory {
     inv
 }
 
+/// Largest file read into memory (plists, Manifest.mbdb, an encrypted Manifest.db). Real ones
+/// are far smaller; a bigger one is reported rather than risking the memory of a bulk run.
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
 /// Reads a file of the backup; `Ok(None)` when it does not exist.
 fn read_optional(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+    read_bounded(path).map(Some).or_else(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Ok(None)
+        } else {
+            Err(e)
+        }
+    })
+}
+
+/// Reads a whole file, refusing files over [`MAX_FILE_BYTES`].
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{len} bytes, more than the {MAX_FILE_BYTES} read into memory"
+        )));
     }
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(MAX_FILE_BYTES).read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// Reads and parses one plist of the backup, turning every failure into a problem.
@@ -496,7 +517,7 @@ fn read_manifest_db(
             "encrypted backup but Manifest.plist has no ManifestKey: Manifest.db not read",
         )
     })?;
-    let encrypted_db = std::fs::read(path)
+    let encrypted_db = read_bounded(path)
         .map_err(|e| Problem::new(scope, format!("Manifest.db cannot be read: {e}")))?;
     let plain =
         keybag::decrypt_with_password(keybag, password.as_bytes(), manifest_key, &encrypted_db)
