@@ -55,7 +55,8 @@ printf 'cat (I/O floor):   %8.3f s  %9.1f backups/s  %6.2f GB/s\n' "$CAT" "$(ech
 printf 'appsweep jsonl:    %8.3f s  %9.1f backups/s  ratio to cat %.2fx  peak RSS %s KB\n' \
   "$APP" "$(echo "$COUNT / $APP" | bc -l)" "$(echo "$APP / $CAT" | bc -l)" "$RSS"
 
-# MVT on the first MVT_N backups.
+# MVT on the first MVT_N backups (MVT_COUNT 0 skips it).
+[ "$MVT_N" -gt 0 ] || exit 0
 MVT="/tmp/mvtenv/bin/mvt-ios"
 if [ ! -x "$MVT" ]; then
   (python3 -m venv /tmp/mvtenv && /tmp/mvtenv/bin/pip install -q mvt) > "$WORK/mvt-install.log" 2>&1 || true

@@ -19,7 +19,8 @@ backup:
 To keep the data set within the page cache (and the disk shared), only K distinct templates
 (default min(N, 100)) of the two big files are generated; the N backups hard-link Info.plist and
 Manifest.db to one of them. Every backup still reads its own path, so the bytes read per backup
-are real; `cat` reads exactly the same files. Manifest.plist and Status.plist are per backup.
+are real; `cat` reads exactly the same files. Manifest.plist and Status.plist are per backup
+(the device id, taken from Info.plist first, therefore repeats once per template).
 One template in 25 lists TikTok (com.zhiliaoapp.musically) in `Installed Applications`.
 """
 import argparse

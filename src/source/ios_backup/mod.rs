@@ -76,8 +76,9 @@ fn udid_like(name: &str) -> bool {
 }
 
 /// Finds every backup folder under `root` (which may itself be one). Symlinked folders inside the
-/// tree are not followed, and each (device, inode) is visited once, so loops cannot recur. A
-/// backup folder is a leaf: its hashed subfolders are never walked.
+/// tree are not walked (a symlink to a backup folder is reported as that backup), and each
+/// (device, inode) is visited once, so loops cannot recur. A backup folder is a leaf: its hashed
+/// subfolders are never walked.
 pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
     let meta = std::fs::metadata(root).map_err(|source| BackupError::Unreadable {
         path: root.to_path_buf(),
@@ -90,6 +91,9 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
             .and_then(|n| n.to_str())
             .is_some_and(|n| MARKERS.contains(&n));
         return match (is_marker, root.parent()) {
+            (true, Some(parent)) if parent.as_os_str().is_empty() => {
+                Ok(vec![Found::Backup(PathBuf::from("."))])
+            }
             (true, Some(parent)) => Ok(vec![Found::Backup(parent.to_path_buf())]),
             _ => Err(BackupError::NoBackups {
                 path: root.to_path_buf(),
@@ -99,6 +103,7 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
     let mut found = Vec::new();
     let mut visited = BTreeSet::new();
     let mut stack = vec![root.to_path_buf()];
+    let mut links = Vec::new();
     while let Some(dir) = stack.pop() {
         if !visited.insert(dir_key(&dir)) {
             continue;
@@ -116,6 +121,7 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
             }
         };
         let mut subdirs = Vec::new();
+        let mut linked = Vec::new();
         let mut is_backup = false;
         let mut listing_error = None;
         for entry in entries {
@@ -131,8 +137,10 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
                 is_backup = true;
             }
             // `file_type` does not follow symlinks.
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                subdirs.push(entry.path());
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => subdirs.push(entry.path()),
+                Ok(t) if t.is_symlink() => linked.push(entry.path()),
+                _ => {}
             }
         }
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -151,12 +159,29 @@ pub fn discover(root: &Path) -> Result<Vec<Found>, BackupError> {
                 reason: "folder named like a device backup holds no Info.plist, Manifest.plist, Manifest.db or Manifest.mbdb".to_string(),
             });
         } else {
+            links.extend(linked);
             subdirs.sort();
             // Reverse so the stack pops in sorted order.
             stack.extend(subdirs.into_iter().rev());
         }
     }
+    // A symlink to a backup folder counts (a tree of links to backups is common); a symlink to
+    // anything else is not walked, so links cannot lead outside the tree or round a loop. Real
+    // folders were all visited first, so a backup reached both ways is reported at its real path.
+    links.sort();
+    for link in links {
+        if std::fs::metadata(&link).is_ok_and(|m| m.is_dir())
+            && has_marker(&link)
+            && visited.insert(dir_key(&link))
+        {
+            found.push(Found::Backup(link));
+        }
+    }
     Ok(found)
+}
+
+fn has_marker(dir: &Path) -> bool {
+    MARKERS.iter().any(|m| dir.join(m).exists())
 }
 
 #[cfg(unix)]
@@ -235,13 +260,34 @@ fn unusable(path: &Path, reason: &str) -> Inventory {
     inv
 }
 
+/// Largest file read into memory (plists, Manifest.mbdb, an encrypted Manifest.db). Real ones
+/// are far smaller; a bigger one is reported rather than risking the memory of a bulk run.
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
 /// Reads a file of the backup; `Ok(None)` when it does not exist.
 fn read_optional(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+    read_bounded(path).map(Some).or_else(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Ok(None)
+        } else {
+            Err(e)
+        }
+    })
+}
+
+/// Reads a whole file, refusing files over [`MAX_FILE_BYTES`].
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{len} bytes, more than the {MAX_FILE_BYTES} read into memory"
+        )));
     }
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(MAX_FILE_BYTES).read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// Reads and parses one plist of the backup, turning every failure into a problem.
@@ -471,7 +517,7 @@ fn read_manifest_db(
             "encrypted backup but Manifest.plist has no ManifestKey: Manifest.db not read",
         )
     })?;
-    let encrypted_db = std::fs::read(path)
+    let encrypted_db = read_bounded(path)
         .map_err(|e| Problem::new(scope, format!("Manifest.db cannot be read: {e}")))?;
     let plain =
         keybag::decrypt_with_password(keybag, password.as_bytes(), manifest_key, &encrypted_db)
@@ -565,8 +611,27 @@ mod tests {
         std::fs::create_dir_all(&empty_udid).unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(root.path(), root.path().join("site2/loop")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&b, root.path().join("site2/link-to-b")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&b, root.path().join("site1/link-to-b")).unwrap();
         let found = discover(root.path()).unwrap();
         assert_eq!(found.len(), 3, "{found:?}");
+        // A folder holding only links to backups finds them.
+        let links = tempfile::tempdir().unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&a, links.path().join("one")).unwrap();
+            std::os::unix::fs::symlink(&b, links.path().join("two")).unwrap();
+            std::os::unix::fs::symlink(root.path(), links.path().join("tree")).unwrap();
+            assert_eq!(
+                discover(links.path()).unwrap(),
+                vec![
+                    Found::Backup(links.path().join("one")),
+                    Found::Backup(links.path().join("two"))
+                ]
+            );
+        }
         assert!(found.contains(&Found::Backup(a.clone())));
         assert!(found.contains(&Found::Backup(b)));
         assert!(found
