@@ -429,6 +429,8 @@ pub struct Sink {
     style: Style,
     output: Option<PathBuf>,
     out_dir: Option<PathBuf>,
+    /// File stems already written in `out_dir` this run (two backups of one device share an id).
+    used_stems: std::collections::BTreeSet<String>,
     /// json: serialised reports, sorted at the end; human/csv to a file: text so far.
     buffered: Vec<(String, String)>,
     stdout: Box<dyn Write + Send>,
@@ -453,6 +455,7 @@ impl Sink {
             style,
             output,
             out_dir,
+            used_stems: std::collections::BTreeSet::new(),
             buffered: Vec::new(),
             stdout: Box::new(io::stdout()),
             summary: Summary::default(),
@@ -481,10 +484,14 @@ impl Sink {
         self.outcome = self.outcome.merge(r.status.outcome());
         if let Some(dir) = &self.out_dir {
             let json = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
-            write_atomic(
-                &dir.join(format!("{}.json", file_stem(&r.device.id))),
-                &json,
-            )?;
+            let base = file_stem(&r.device.id);
+            let mut stem = base.clone();
+            let mut n = 1;
+            while !self.used_stems.insert(stem.clone()) {
+                n += 1;
+                stem = format!("{base}-{n}");
+            }
+            write_atomic(&dir.join(format!("{stem}.json")), &json)?;
         }
         match self.format {
             Format::Json => {

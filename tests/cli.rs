@@ -520,3 +520,26 @@ fn schema_check_catches_drift() {
     r["status"] = Value::from("fine");
     assert!(!v.is_valid(&r), "an unknown status must fail the schema");
 }
+
+#[test]
+fn out_dir_keeps_every_record_when_device_ids_repeat() {
+    // The same folder given twice is two "devices" with one id: both records are kept.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    ipa(&data, "t.ipa", "com.example.notes", None);
+    let per_device = dir.path().join("devices");
+    let d = data.to_str().unwrap();
+    let out = run(&[
+        "scan",
+        "files",
+        d,
+        d,
+        "--format",
+        "jsonl",
+        "--out-dir",
+        per_device.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(std::fs::read_dir(&per_device).unwrap().count(), 2);
+}

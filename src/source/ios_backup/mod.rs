@@ -525,7 +525,7 @@ fn read_manifest_db(
                 keybag::UnlockError::WrongPassword { .. } => Problem::new(
                     scope,
                     format!(
-                        "{e}; Manifest.db (app containers) not read, the plaintext app lists were"
+                        "{e}; Manifest.db (app containers) not read, the plaintext app lists were still read"
                     ),
                 ),
                 other => Problem::new(scope, format!("Manifest.db cannot be decrypted: {other}")),
