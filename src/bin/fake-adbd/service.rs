@@ -1,0 +1,306 @@
+//! Services opened by the host: shell (v2 and raw), exec, sync; everything else is refused.
+
+use crate::conn::StreamIo;
+use crate::scenario::Node;
+use crate::shell::{self, Piece};
+use std::io;
+use std::sync::atomic::Ordering;
+
+const SYNC_DATA_MAX: usize = 64 * 1024;
+
+/// Services that would change the phone: refused and recorded.
+const WRITING_SERVICES: &[&str] = &[
+    "reboot:",
+    "root:",
+    "unroot:",
+    "remount:",
+    "backup:",
+    "restore:",
+    "install",
+    "uninstall",
+    "abb:",
+    "abb_exec:",
+    "tcpip:",
+    "usb:",
+    "reverse:",
+    "disable-verity:",
+    "enable-verity:",
+    "sideload",
+];
+
+pub fn run(mut io: StreamIo, name: &str) {
+    let conn = std::sync::Arc::clone(&io.conn);
+    let shared = &conn.shared;
+    let seq = shared.opens.fetch_add(1, Ordering::SeqCst) + 1;
+    let kind = service_kind(name);
+    conn.stats().update(|c| {
+        c.opens += 1;
+        *c.services.entry(kind.clone()).or_default() += 1;
+    });
+    shared.link.round_trip();
+    if let Some(n) = conn.scenario().drop_after_services {
+        if seq > n {
+            io.set_drop_budget(0);
+        }
+    }
+
+    if let Some((v2, cmd)) = parse_shell(name) {
+        if io.accept().is_err() {
+            return;
+        }
+        conn.stats().update(|c| {
+            c.shell_commands += 1;
+            c.command_lines.push(cmd.to_string());
+        });
+        let _ = run_shell(&mut io, v2, cmd);
+        io.finish();
+    } else if name == "sync:" || name.starts_with("sync:") {
+        if io.accept().is_err() {
+            return;
+        }
+        let _ = run_sync(&mut io);
+        io.finish();
+    } else {
+        if WRITING_SERVICES.iter().any(|w| name.starts_with(w)) {
+            conn.stats()
+                .update(|c| c.write_attempts.push(format!("service {name}")));
+        }
+        if io.drop_pending() {
+            conn.hang_up();
+        }
+        io.refuse();
+    }
+}
+
+fn service_kind(name: &str) -> String {
+    if let Some((v2, _)) = parse_shell(name) {
+        if name.starts_with("exec:") {
+            "exec".to_string()
+        } else if v2 {
+            "shell_v2".to_string()
+        } else {
+            "shell".to_string()
+        }
+    } else if name.starts_with("sync:") {
+        "sync".to_string()
+    } else {
+        let head: String = name.chars().take_while(|c| *c != ':').take(40).collect();
+        format!("other:{head}")
+    }
+}
+
+/// `shell:CMD`, `shell,v2,TERM=x,raw:CMD`, `exec:CMD` → (v2, CMD).
+fn parse_shell(name: &str) -> Option<(bool, &str)> {
+    if let Some(cmd) = name.strip_prefix("exec:") {
+        return Some((false, cmd));
+    }
+    let rest = name.strip_prefix("shell")?;
+    if let Some(cmd) = rest.strip_prefix(':') {
+        return Some((false, cmd));
+    }
+    let rest = rest.strip_prefix(',')?;
+    let (args, cmd) = rest.split_once(':')?;
+    let v2 = args.split(',').any(|a| a == "v2");
+    Some((v2, cmd))
+}
+
+fn frame(id: u8, data: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(5 + data.len());
+    f.push(id);
+    f.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes());
+    f.extend_from_slice(data);
+    f
+}
+
+fn run_shell(io: &mut StreamIo, v2: bool, cmd: &str) -> io::Result<()> {
+    let conn = std::sync::Arc::clone(&io.conn);
+    let result = shell::run(&conn, cmd);
+    if io.drop_pending() {
+        let total: u64 = result.events.iter().map(|(_, p)| p.len()).sum();
+        io.set_drop_budget(total / 2);
+    }
+    for (id, piece) in &result.events {
+        match piece {
+            Piece::Bytes(b) => {
+                if v2 {
+                    for part in b.chunks(SYNC_DATA_MAX) {
+                        io.write(&frame(*id, part))?;
+                    }
+                } else {
+                    io.write(b)?;
+                }
+            }
+            Piece::File { src, start, len } => {
+                conn.stats().update(|c| c.file_bytes_read += *len);
+                src.for_each_block(*start, *len, SYNC_DATA_MAX, |block| {
+                    if v2 {
+                        io.write(&frame(*id, block))
+                    } else {
+                        io.write(block)
+                    }
+                })?;
+            }
+        }
+    }
+    if v2 {
+        io.write(&frame(3, &[result.status]))?;
+    }
+    io.flush()
+}
+
+fn sync_msg(id: &[u8; 4], words: &[u32]) -> Vec<u8> {
+    let mut m = id.to_vec();
+    for w in words {
+        m.extend_from_slice(&w.to_le_bytes());
+    }
+    m
+}
+
+fn sync_fail(io: &mut StreamIo, msg: &str) -> io::Result<()> {
+    let mut m = sync_msg(b"FAIL", &[u32::try_from(msg.len()).unwrap_or(0)]);
+    m.extend_from_slice(msg.as_bytes());
+    io.write(&m)?;
+    io.flush()
+}
+
+const S_IFREG_0644: u32 = 0o100_644;
+const S_IFDIR_0755: u32 = 0o040_755;
+
+fn u32_le(b: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        w.copy_from_slice(s);
+    }
+    u32::from_le_bytes(w)
+}
+
+fn run_sync(io: &mut StreamIo) -> io::Result<()> {
+    let conn = std::sync::Arc::clone(&io.conn);
+    loop {
+        let head = io.read_exact(8)?;
+        let id: [u8; 4] = [
+            head.first().copied().unwrap_or(0),
+            head.get(1).copied().unwrap_or(0),
+            head.get(2).copied().unwrap_or(0),
+            head.get(3).copied().unwrap_or(0),
+        ];
+        let len = u32_le(&head, 4) as usize;
+        let id_name = String::from_utf8_lossy(&id).into_owned();
+        conn.stats()
+            .update(|c| *c.sync_requests.entry(id_name.clone()).or_default() += 1);
+        if &id == b"QUIT" {
+            return Ok(());
+        }
+        if &id == b"DONE" || &id == b"DATA" {
+            // Stray data outside a SEND: the stream is out of sync.
+            return sync_fail(io, "unexpected sync message");
+        }
+        if len > 4096 {
+            return sync_fail(io, &format!("path too long ({len} bytes)"));
+        }
+        let path = String::from_utf8_lossy(&io.read_exact(len)?).into_owned();
+        match &id {
+            b"STAT" => {
+                let reply = match conn.vfs().lookup(&path) {
+                    Some(Node::File(f)) => sync_msg(
+                        b"STAT",
+                        &[
+                            S_IFREG_0644,
+                            u32::try_from(f.size).unwrap_or(u32::MAX),
+                            u32::try_from(f.mtime).unwrap_or(0),
+                        ],
+                    ),
+                    Some(Node::Dir) => sync_msg(b"STAT", &[S_IFDIR_0755, 4096, 1_230_768_000]),
+                    None => sync_msg(b"STAT", &[0, 0, 0]),
+                };
+                io.write(&reply)?;
+                io.flush()?;
+            }
+            b"LIST" => {
+                if let Some(Node::Dir) = conn.vfs().lookup(&path) {
+                    let kids = conn.vfs().children(&path);
+                    let mut entries = vec![
+                        (".".to_string(), S_IFDIR_0755, 4096u64, 1_230_768_000u64),
+                        ("..".to_string(), S_IFDIR_0755, 4096, 1_230_768_000),
+                    ];
+                    for (name, node) in kids {
+                        match node {
+                            Node::File(f) => entries.push((name, S_IFREG_0644, f.size, f.mtime)),
+                            Node::Dir => entries.push((name, S_IFDIR_0755, 4096, 1_230_768_000)),
+                        }
+                    }
+                    for (name, mode, size, mtime) in entries {
+                        let mut m = sync_msg(
+                            b"DENT",
+                            &[
+                                mode,
+                                u32::try_from(size).unwrap_or(u32::MAX),
+                                u32::try_from(mtime).unwrap_or(0),
+                                u32::try_from(name.len()).unwrap_or(0),
+                            ],
+                        );
+                        m.extend_from_slice(name.as_bytes());
+                        io.write(&m)?;
+                    }
+                } else if let Some(Node::File(f)) = conn.vfs().lookup(&path) {
+                    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+                    let mut m = sync_msg(
+                        b"DENT",
+                        &[
+                            S_IFREG_0644,
+                            u32::try_from(f.size).unwrap_or(u32::MAX),
+                            u32::try_from(f.mtime).unwrap_or(0),
+                            u32::try_from(name.len()).unwrap_or(0),
+                        ],
+                    );
+                    m.extend_from_slice(name.as_bytes());
+                    io.write(&m)?;
+                }
+                io.write(&sync_msg(b"DONE", &[0, 0, 0, 0]))?;
+                io.flush()?;
+            }
+            b"RECV" => match conn.vfs().lookup(&path) {
+                Some(Node::File(f)) => {
+                    let f = std::sync::Arc::clone(f);
+                    if io.drop_pending() {
+                        io.set_drop_budget(f.size / 2);
+                    }
+                    let mut sent = 0u64;
+                    f.for_each_block(0, f.size, SYNC_DATA_MAX, |block| {
+                        let mut m = sync_msg(b"DATA", &[u32::try_from(block.len()).unwrap_or(0)]);
+                        m.extend_from_slice(block);
+                        sent += block.len() as u64;
+                        io.write(&m)
+                    })?;
+                    conn.stats().update(|c| c.sync_recv_bytes += sent);
+                    io.write(&sync_msg(b"DONE", &[0]))?;
+                    io.flush()?;
+                }
+                Some(Node::Dir) => sync_fail(io, "Is a directory")?,
+                None => sync_fail(io, "No such file or directory")?,
+            },
+            b"SEND" => {
+                conn.stats()
+                    .update(|c| c.write_attempts.push(format!("sync SEND {path}")));
+                sync_fail(io, "couldn't create file: Read-only file system")?;
+                // Like adbd: discard the DATA the host is already sending, up to DONE.
+                loop {
+                    let h = io.read_exact(8)?;
+                    let n = u32_le(&h, 4) as usize;
+                    match h.get(..4) {
+                        Some(b"DATA") => {
+                            if n > 1024 * 1024 {
+                                return Ok(());
+                            }
+                            io.read_exact(n)?;
+                        }
+                        _ => return Ok(()),
+                    }
+                }
+            }
+            _ => {
+                return sync_fail(io, &format!("unknown sync request {id_name:?}"));
+            }
+        }
+    }
+}
