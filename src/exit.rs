@@ -95,7 +95,10 @@ mod tests {
         assert_eq!(Incomplete.merge(Violation), Violation);
         assert_eq!(Clean.merge(Incomplete), Incomplete);
         assert_eq!(Violation.merge(Usage), Usage);
-        assert_eq!([Clean, Incomplete, Clean].into_iter().collect::<Outcome>(), Incomplete);
+        assert_eq!(
+            [Clean, Incomplete, Clean].into_iter().collect::<Outcome>(),
+            Incomplete
+        );
         assert_eq!(std::iter::empty().collect::<Outcome>(), Clean);
     }
 }

@@ -284,7 +284,11 @@ impl Inventory {
             app.normalize();
         }
         self.apps.sort_by(|a, b| {
-            (a.id.as_str(), a.user, a.path.as_deref()).cmp(&(b.id.as_str(), b.user, b.path.as_deref()))
+            (a.id.as_str(), a.user, a.path.as_deref()).cmp(&(
+                b.id.as_str(),
+                b.user,
+                b.path.as_deref(),
+            ))
         });
         self.problems.sort();
         self.problems.dedup();

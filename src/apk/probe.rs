@@ -13,7 +13,10 @@ impl State {
     }
 
     pub(super) fn start(&mut self) -> Step {
-        Step::Need(vec![super::ByteRange::new(self.len.saturating_sub(65_557), 65_557)])
+        Step::Need(vec![super::ByteRange::new(
+            self.len.saturating_sub(65_557),
+            65_557,
+        )])
     }
 
     pub(super) fn feed(&mut self, _data: Vec<Vec<u8>>) -> Result<Step, ApkError> {

@@ -54,7 +54,9 @@ impl ByteSource for SliceSource<'_> {
         Ok(ranges
             .iter()
             .map(|r| {
-                let start = usize::try_from(r.offset).unwrap_or(usize::MAX).min(self.0.len());
+                let start = usize::try_from(r.offset)
+                    .unwrap_or(usize::MAX)
+                    .min(self.0.len());
                 let end = start
                     .saturating_add(usize::try_from(r.len).unwrap_or(usize::MAX))
                     .min(self.0.len());
