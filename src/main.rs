@@ -224,6 +224,7 @@ fn run(cli: Cli) -> Result<Outcome> {
                     } else {
                         default_cache_dir()
                     },
+                    ..adb::AdbOptions::default()
                 };
                 run_scan(&a.common, style, cli.quiet, |emit| {
                     adb::scan(&opts, emit).context("scanning over adb")

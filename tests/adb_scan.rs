@@ -1,0 +1,93 @@
+//! `appsweep scan adb` and `appsweep devices` through the real Debian adb server and fake phones
+//! (`fake-adbd`) that it adopts with `adb connect`. APKs are built by aapt/apksigner.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+#[path = "support/apkbuild.rs"]
+mod apkbuild;
+#[path = "support/fakephone.rs"]
+mod fakephone;
+
+use apkbuild::{build_apk, tools_available, ApkSpec, Signing};
+use fakephone::{sample_scenario, AdbServer, FakePhone};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Apks {
+    _dir: tempfile::TempDir,
+    tiktok: PathBuf,
+    split: PathBuf,
+    clean: PathBuf,
+    renamed: PathBuf,
+}
+
+fn apks() -> Apks {
+    let dir = tempfile::tempdir().unwrap();
+    let tiktok = build_apk(&ApkSpec::new("com.zhiliaoapp.musically", Signing::V1V2V3), &dir.path().join("t")).path;
+    let mut split = ApkSpec::new("com.zhiliaoapp.musically", Signing::V2);
+    split.file_name = "split.apk".into();
+    let split = build_apk(&split, &dir.path().join("s")).path;
+    let clean = build_apk(&ApkSpec::new("org.fdroid.fdroid", Signing::V2), &dir.path().join("c")).path;
+    let mut spec = ApkSpec::new("com.example.videoplayer", Signing::V2);
+    spec.components_xml =
+        r#"<activity android:name="com.ss.android.ugc.aweme.share.SystemShareActivity" android:exported="true"/>"#.into();
+    let renamed = build_apk(&spec, &dir.path().join("r")).path;
+    Apks { _dir: dir, tiktok, split, clean, renamed }
+}
+
+fn setup() -> Option<(AdbServer, Apks)> {
+    if !tools_available() {
+        return None;
+    }
+    let server = AdbServer::start_or_skip()?;
+    Some((server, apks()))
+}
+
+fn scan(server: &AdbServer, extra: &[&str]) -> (i32, Value, String) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_appsweep"))
+        .args(["scan", "adb", "--adb-server", &server.addr(), "--format", "json", "--no-cache"])
+        .args(extra)
+        .env_remove("ANDROID_ADB_SERVER_PORT")
+        .env("HOME", server.home())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap(), doc, stderr)
+}
+
+fn report<'a>(doc: &'a Value, serial: &str) -> &'a Value {
+    doc["reports"].as_array().unwrap().iter().find(|r| r["device"]["id"] == serial).unwrap_or_else(|| panic!("no report for {serial}: {doc:#}"))
+}
+
+fn clean_phone(apk: &Path) -> Value {
+    json!({
+        "serial_banner": {"product": "p", "model": "Pixel_8", "device": "d"},
+        "auth": "accept", "android_sdk": 34,
+        "props": {"ro.product.manufacturer": "Google", "ro.product.model": "Pixel 8",
+                  "ro.build.version.release": "14", "ro.build.version.sdk": "34"},
+        "users": [{"id": 0, "name": "Owner", "flags": "c13", "running": true}],
+        "packages": [{"name": "org.fdroid.fdroid", "users": [0], "uid": 10150, "version_code": 5,
+                      "version_name": "1.0", "installer": null,
+                      "apks": [{"path": "/data/app/~~Qw==/org.fdroid.fdroid-Er==/base.apk", "file": apk}]}],
+        "link": {"latency_ms": 0, "bandwidth_bytes_per_s": 0}, "shell_v2": true
+    })
+}
+
+#[test]
+fn two_phones_tiktok_in_work_profile_and_a_clean_one() {
+    let Some((server, a)) = setup() else { return };
+    let bad = FakePhone::spawn(&server, sample_scenario(&a.tiktok, &a.split));
+    let good = FakePhone::spawn(&server, clean_phone(&a.clean));
+    let (code, doc, stderr) = scan(&server, &[]);
+    assert_eq!(code, 1, "{stderr}\n{doc:#}");
+    let r = report(&doc, &bad.serial());
+    assert_eq!(r["status"], "violation", "{r:#}");
+    let f = r["findings"].as_array().unwrap();
+    assert!(f.iter().any(|f| f["signature"] == "tiktok.global" && f["app"]["user"] == 10 && f["match"] == "modified_build"), "{f:#?}");
+    assert_eq!(r["device"]["manufacturer"], "samsung");
+    let g = report(&doc, &good.serial());
+    assert_eq!(g["status"], "clean", "{g:#}");
+    assert!(g["apps"].as_array().unwrap().iter().any(|a| a["id"] == "org.fdroid.fdroid" && !a["signers_sha256"].as_array().unwrap().is_empty()));
+}
