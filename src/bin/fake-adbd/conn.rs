@@ -231,13 +231,12 @@ fn handle_packet(
             }
         }
         proto::A_AUTH => match (conn.scenario().auth, pkt.arg0) {
-            (Auth::Accept, proto::AUTH_SIGNATURE | proto::AUTH_RSAPUBLICKEY) => {
-                if !*online {
-                    conn.send_cnxn()?;
-                    *online = true;
-                    conn.stats().update(|c| c.online_connections += 1);
-                }
+            (Auth::Accept, proto::AUTH_SIGNATURE | proto::AUTH_RSAPUBLICKEY) if !*online => {
+                conn.send_cnxn()?;
+                *online = true;
+                conn.stats().update(|c| c.online_connections += 1);
             }
+            (Auth::Accept, proto::AUTH_SIGNATURE | proto::AUTH_RSAPUBLICKEY) => {}
             (Auth::Never, proto::AUTH_SIGNATURE) if !*asked_again => {
                 // Reject the signature: ask again, so the host offers its public key.
                 *asked_again = true;
