@@ -260,3 +260,43 @@ fn round_trips_do_not_grow_with_packages_and_bytes_stay_small_and_nothing_is_wri
         "round trips must not depend on the package count: {opens:?}"
     );
 }
+
+#[test]
+fn starts_a_server_only_when_none_runs_and_says_so_and_explains_a_missing_adb() {
+    if !fakephone::adb_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let port = fakephone::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = Command::new(env!("CARGO_BIN_EXE_appsweep"))
+        .args(["devices", "--adb-server", &addr, "--format", "json"])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let _ = fakephone::adb_command(port, home.path())
+        .arg("kill-server")
+        .output();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("start-server"),
+        "the user is told a server was started: {stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+
+    // No server and no adb on PATH: a configuration error that says what to install.
+    let port = fakephone::free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_appsweep"))
+        .args(["scan", "adb", "--adb-server", &format!("127.0.0.1:{port}")])
+        .env("HOME", home.path())
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("adb") && stderr.to_lowercase().contains("install"),
+        "{stderr}"
+    );
+}
