@@ -300,3 +300,25 @@ fn starts_a_server_only_when_none_runs_and_says_so_and_explains_a_missing_adb() 
         "{stderr}"
     );
 }
+
+#[test]
+fn hash_all_computes_sha256_on_the_phone() {
+    let Some((server, a)) = setup() else { return };
+    let phone = FakePhone::spawn(&server, clean_phone(&a.clean));
+    let (code, doc, stderr) = scan(&server, &["--serial", &phone.serial(), "--hash", "all"]);
+    assert_eq!(code, 0, "{stderr}");
+    let want = apkbuild::sha256_hex(&std::fs::read(&a.clean).unwrap());
+    let r = report(&doc, &phone.serial());
+    let app = r["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "org.fdroid.fdroid")
+        .unwrap();
+    assert_eq!(app["file_sha256"], want.as_str());
+    assert_eq!(
+        phone.stats()["commands"]["sha256sum"],
+        1,
+        "one batched sha256sum"
+    );
+}
