@@ -11,6 +11,7 @@ pub mod engine;
 pub mod exit;
 pub mod ipa;
 pub mod model;
+pub mod outbox;
 pub mod policy;
 pub mod progress;
 pub mod report;

@@ -5,6 +5,7 @@ use anyhow::{bail, Context as _, Result};
 use appsweep::engine;
 use appsweep::exit::Outcome;
 use appsweep::model::Inventory;
+use appsweep::outbox;
 use appsweep::policy::Policy;
 use appsweep::report::{self, Context, DeviceReport, Format, Sink, Style};
 use appsweep::signatures::{Kind, SignatureSet};
@@ -54,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         target: ScanTarget,
     },
+    /// Show or send the records waiting in the outbox.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Inspect and validate the signature set.
     Signatures {
         #[command(subcommand)]
@@ -72,6 +78,14 @@ enum SigCommand {
     Check,
     /// Everything about one signature.
     Show { id: String },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Records waiting to be sent.
+    List(PostArgs),
+    /// Send them now (to the URL each was queued with, or --post).
+    Flush(PostArgs),
 }
 
 #[derive(Subcommand)]
@@ -117,6 +131,45 @@ struct Common {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    #[command(flatten)]
+    post: PostArgs,
+}
+
+#[derive(Args, Clone, Default)]
+struct PostArgs {
+    /// Send each device record as JSON to this webhook (through the durable outbox).
+    #[arg(long, value_name = "URL")]
+    post: Option<String>,
+    /// The outbox folder (default: $XDG_STATE_HOME/appsweep/outbox or ~/.local/state/appsweep/outbox).
+    #[arg(long, value_name = "DIR")]
+    outbox: Option<PathBuf>,
+    /// File holding a bearer token for --post (or set APPSWEEP_POST_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    post_token_file: Option<PathBuf>,
+    /// Seconds to wait for the endpoint to connect and answer, per attempt.
+    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    post_timeout: u64,
+}
+
+impl PostArgs {
+    fn delivery(&self) -> Result<outbox::Delivery> {
+        let dir = match &self.outbox {
+            Some(d) => d.clone(),
+            None => outbox::default_dir().context("no outbox folder: set --outbox or HOME")?,
+        };
+        let token = match &self.post_token_file {
+            Some(f) => Some(
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("reading token file {}", f.display()))?
+                    .trim()
+                    .to_string(),
+            ),
+            None => std::env::var("APPSWEEP_POST_TOKEN").ok(),
+        };
+        let mut d = outbox::Delivery::new(dir, self.post.clone(), token);
+        d.timeout = std::time::Duration::from_secs(self.post_timeout.max(1));
+        Ok(d)
+    }
 }
 
 #[derive(Args)]
@@ -190,6 +243,7 @@ fn run(cli: Cli) -> Result<Outcome> {
             command,
             signatures,
         } => signatures_cmd(command, signatures.as_deref()),
+        Command::Outbox { command } => outbox_cmd(command),
         Command::Scan { target } => match target {
             ScanTarget::Files(a) => {
                 let opts = files::FilesOptions {
@@ -302,6 +356,10 @@ fn run_scan(
     let sink = Mutex::new(sink);
     let write_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let hash = common.hash;
+    let delivery = match &common.post.post {
+        Some(_) => Some(common.post.delivery()?),
+        None => None,
+    };
     let emit = |mut inv: Inventory| {
         let mut findings = engine::evaluate(&inv, &set, &policy);
         if hash == files::HashMode::Flagged
@@ -331,6 +389,21 @@ fn run_scan(
             }
         }
         let report = DeviceReport::build(&ctx, inv, findings);
+        if let Some(d) = &delivery {
+            // Queued durably before anything else: a crash from here on loses nothing.
+            let queued = serde_json::to_vec(&report)
+                .map_err(std::io::Error::other)
+                .and_then(|body| {
+                    let url = d.url.clone().unwrap_or_default();
+                    outbox::enqueue(&d.outbox, &report.record_id, &url, &body)
+                        .map_err(std::io::Error::other)
+                });
+            if let Err(e) = queued {
+                if let Ok(mut slot) = write_error.lock() {
+                    slot.get_or_insert(e);
+                }
+            }
+        }
         if let Ok(mut sink) = sink.lock() {
             if let Err(e) = sink.device(&report) {
                 if let Ok(mut slot) = write_error.lock() {
@@ -354,7 +427,53 @@ fn run_scan(
     if !quiet && (format != Format::Human || common.output.is_some()) {
         eprintln!("appsweep: {}", summary.line());
     }
+    if let Some(d) = &delivery {
+        report_flush(&outbox::flush(d)?, d);
+    }
     Ok(outcome)
+}
+
+fn report_flush(r: &outbox::FlushResult, d: &outbox::Delivery) {
+    if r.sent > 0 {
+        eprintln!("appsweep: {} record(s) delivered", r.sent);
+    }
+    for (id, why) in &r.failed {
+        eprintln!(
+            "appsweep: record {id} not delivered ({why}); it stays in {} for `appsweep outbox flush`",
+            d.outbox.display()
+        );
+    }
+}
+
+fn outbox_cmd(command: OutboxCommand) -> Result<Outcome> {
+    let post = match &command {
+        OutboxCommand::List(p) | OutboxCommand::Flush(p) => p,
+    };
+    let d = post.delivery()?;
+    match command {
+        OutboxCommand::List(_) => {
+            let mut out = std::io::stdout().lock();
+            for p in outbox::pending(&d.outbox)? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    p.id,
+                    p.bytes,
+                    p.url.as_deref().unwrap_or("-")
+                )?;
+            }
+            Ok(Outcome::Clean)
+        }
+        OutboxCommand::Flush(_) => {
+            let r = outbox::flush(&d)?;
+            report_flush(&r, &d);
+            Ok(if r.failed.is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Incomplete
+            })
+        }
+    }
 }
 
 fn devices(conn: AdbConn) -> Result<Outcome> {

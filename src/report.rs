@@ -7,7 +7,7 @@
 //!   line stands alone), then nothing else;
 //! - `human`: a verdict line per device, its findings and problems, then a summary line;
 //! - `csv`: one row per finding, plus a row for each device without findings;
-//! - `--out-dir DIR`: one `<device id>.json` file per device, written atomically.
+//! - `--out-dir DIR`: one `<device id>-<scan time>.json` file per device, written atomically.
 //!
 //! A `DeviceReport` has a stable key order (struct order), sorted lists, lowercase hex and
 //! snake_case enums. `status` is `violation` if any finding has disposition `violation`, else
@@ -484,7 +484,14 @@ impl Sink {
         self.outcome = self.outcome.merge(r.status.outcome());
         if let Some(dir) = &self.out_dir {
             let json = serde_json::to_vec_pretty(r).map_err(io::Error::other)?;
-            let base = file_stem(&r.device.id);
+            // `<device>-<time>.json`: a re-scan of the same phone adds a record, it does not
+            // replace the earlier one.
+            let time: String = r
+                .scanned_at
+                .chars()
+                .filter(|c| *c != '-' && *c != ':')
+                .collect();
+            let base = format!("{}-{time}", file_stem(&r.device.id));
             let mut stem = base.clone();
             let mut n = 1;
             while !self.used_stems.insert(stem.clone()) {

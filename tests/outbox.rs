@@ -1,0 +1,324 @@
+//! Hand-off through the durable outbox to a local webhook that fails, times out and drops
+//! connections at random (bounded runs, loopback only).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const HEALTHY: u8 = 0;
+const FLAKY: u8 = 1;
+const STALL: u8 = 2;
+
+/// A webhook receiver: keeps the bodies it acknowledged (2xx) by Idempotency-Key.
+struct Receiver {
+    port: u16,
+    mode: Arc<AtomicU8>,
+    received: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
+    requests: Arc<AtomicU64>,
+    auth: Arc<Mutex<Vec<String>>>,
+}
+
+fn read_request(s: &mut TcpStream) -> Option<(BTreeMap<String, String>, String)> {
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut r = BufReader::new(s.try_clone().ok()?);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end().to_string();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+    }
+    let len: usize = headers.get("content-length")?.parse().ok()?;
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some((headers, String::from_utf8(body).ok()?))
+}
+
+impl Receiver {
+    fn start(seed: u64) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mode = Arc::new(AtomicU8::new(FLAKY));
+        let received: Arc<Mutex<BTreeMap<String, Vec<String>>>> = Arc::default();
+        let requests = Arc::new(AtomicU64::new(0));
+        let auth: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (m, rcv, req, au) = (
+            mode.clone(),
+            received.clone(),
+            requests.clone(),
+            auth.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut rng = seed;
+            for conn in listener.incoming() {
+                let Ok(mut s) = conn else { continue };
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let roll = rng % 10;
+                let (m, rcv, req, au) = (m.clone(), rcv.clone(), req.clone(), au.clone());
+                std::thread::spawn(move || {
+                    let Some((headers, body)) = read_request(&mut s) else {
+                        return;
+                    };
+                    req.fetch_add(1, Ordering::SeqCst);
+                    if let Some(a) = headers.get("authorization") {
+                        au.lock().unwrap().push(a.clone());
+                    }
+                    let mode = m.load(Ordering::SeqCst);
+                    if mode == STALL {
+                        std::thread::sleep(Duration::from_secs(4));
+                        return;
+                    }
+                    if mode == FLAKY {
+                        match roll {
+                            0..=2 => {
+                                let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+                                return;
+                            }
+                            3 => {
+                                std::thread::sleep(Duration::from_millis(1500));
+                                return;
+                            }
+                            4 => return, // drop the connection without an answer
+                            _ => {}
+                        }
+                    }
+                    let key = headers.get("idempotency-key").cloned().unwrap_or_default();
+                    rcv.lock().unwrap().entry(key).or_default().push(body);
+                    let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+                });
+            }
+        });
+        Receiver {
+            port,
+            mode,
+            received,
+            requests,
+            auth,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+}
+
+fn ipa(dir: &Path, bundle: &str) {
+    let mut info = plist::Dictionary::new();
+    info.insert("CFBundleIdentifier".into(), bundle.into());
+    let mut buf = Vec::new();
+    plist::to_writer_xml(&mut buf, &info).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let mut zw = zip::ZipWriter::new(std::fs::File::create(dir.join("app.ipa")).unwrap());
+    zw.start_file(
+        "Payload/App.app/Info.plist",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    zw.write_all(&buf).unwrap();
+    zw.finish().unwrap();
+}
+
+fn devices(root: &Path, n: usize) -> Vec<PathBuf> {
+    (0..n)
+        .map(|i| {
+            let d = root.join(format!("device{i:02}"));
+            ipa(
+                &d,
+                if i % 3 == 0 {
+                    "com.zhiliaoapp.musically"
+                } else {
+                    "com.example.notes"
+                },
+            );
+            d
+        })
+        .collect()
+}
+
+fn appsweep() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_appsweep"));
+    c.env_remove("APPSWEEP_POST_TOKEN");
+    c
+}
+
+fn pending(outbox: &Path) -> usize {
+    std::fs::read_dir(outbox)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn flush_until_empty(outbox: &Path) {
+    for _ in 0..10 {
+        if pending(outbox) == 0 {
+            return;
+        }
+        let _ = appsweep()
+            .args([
+                "outbox",
+                "flush",
+                "--outbox",
+                outbox.to_str().unwrap(),
+                "--post-timeout",
+                "1",
+            ])
+            .output()
+            .unwrap();
+    }
+    assert_eq!(
+        pending(outbox),
+        0,
+        "records left in the outbox after 10 flushes"
+    );
+}
+
+#[test]
+fn every_record_arrives_through_a_flaky_endpoint_exactly_once_after_dedup() {
+    let rx = Receiver::start(0x9e3779b97f4a7c15);
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox");
+    let devs = devices(&tmp.path().join("data"), 12);
+    let out = appsweep()
+        .args([
+            "scan",
+            "files",
+            "--format",
+            "jsonl",
+            "--post",
+            &rx.url(),
+            "--outbox",
+            outbox.to_str().unwrap(),
+            "--post-timeout",
+            "1",
+        ])
+        .args(&devs)
+        .env("APPSWEEP_POST_TOKEN", "s3cret")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["record_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 12);
+    flush_until_empty(&outbox);
+    let got = rx.received.lock().unwrap().clone();
+    let keys: Vec<&String> = got.keys().collect();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(
+        keys,
+        want.iter().collect::<Vec<_>>(),
+        "one key per record after de-duplication"
+    );
+    for (k, bodies) in &got {
+        let v: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+        assert_eq!(v["record_id"], k.as_str());
+        assert_eq!(v["schema"], "appsweep.report.v1");
+    }
+    assert!(
+        rx.requests.load(Ordering::SeqCst) > 12,
+        "the endpoint failed some attempts"
+    );
+    assert!(rx.auth.lock().unwrap().iter().all(|a| a == "Bearer s3cret"));
+}
+
+#[test]
+fn nothing_is_lost_when_appsweep_is_killed_mid_send() {
+    let rx = Receiver::start(7);
+    rx.mode.store(STALL, Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox");
+    let devs = devices(&tmp.path().join("data"), 6);
+    let mut child = appsweep()
+        .args([
+            "scan",
+            "files",
+            "--format",
+            "json",
+            "--post",
+            &rx.url(),
+            "--outbox",
+            outbox.to_str().unwrap(),
+            "--post-timeout",
+            "3",
+        ])
+        .args(&devs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while rx.requests.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        rx.requests.load(Ordering::SeqCst) > 0,
+        "appsweep never tried to send"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        pending(&outbox),
+        6,
+        "every record is still queued after the kill"
+    );
+    let list = appsweep()
+        .args(["outbox", "list", "--outbox", outbox.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 6);
+
+    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    flush_until_empty(&outbox);
+    assert_eq!(rx.received.lock().unwrap().len(), 6);
+}
+
+#[test]
+fn a_token_is_never_taken_from_the_command_line() {
+    let out = appsweep()
+        .args([
+            "scan",
+            "files",
+            ".",
+            "--post",
+            "http://127.0.0.1:9/",
+            "--post-token",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
