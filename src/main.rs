@@ -55,6 +55,8 @@ enum Command {
         #[command(subcommand)]
         target: ScanTarget,
     },
+    /// Field mode: scan each Android phone as it is plugged in, until Ctrl-C.
+    Watch(WatchArgs),
     /// Show or send the records waiting in the outbox.
     Outbox {
         #[command(subcommand)]
@@ -78,6 +80,21 @@ enum SigCommand {
     Check,
     /// Everything about one signature.
     Show { id: String },
+}
+
+#[derive(Args)]
+struct WatchArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The adb server, HOST:PORT (default: ANDROID_ADB_SERVER_PORT or 127.0.0.1:5037).
+    #[arg(long, value_name = "HOST:PORT")]
+    adb_server: Option<String>,
+    /// Do not read or write the fingerprint cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// How often to look for attached and detached phones, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    poll_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +150,9 @@ struct Common {
     threads: Option<usize>,
     #[command(flatten)]
     post: PostArgs,
+    /// Send each record as soon as it is queued (watch), not after the whole run.
+    #[arg(skip)]
+    post_each: bool,
 }
 
 #[derive(Args, Clone, Default)]
@@ -244,6 +264,31 @@ fn run(cli: Cli) -> Result<Outcome> {
             signatures,
         } => signatures_cmd(command, signatures.as_deref()),
         Command::Outbox { command } => outbox_cmd(command),
+        Command::Watch(a) => {
+            let opts = adb::AdbOptions {
+                server: a.adb_server.clone(),
+                hash_all: a.common.hash == files::HashMode::All,
+                cache_dir: if a.no_cache {
+                    None
+                } else {
+                    default_cache_dir()
+                },
+                ..adb::AdbOptions::default()
+            };
+            let poll = std::time::Duration::from_millis(a.poll_ms.max(50));
+            let mut common = a.common;
+            common.post_each = true;
+            // Records are shown as each phone finishes: human on a terminal, else JSON lines.
+            common.format = Some(common.format.unwrap_or(if std::io::stdout().is_terminal() {
+                Format::Human
+            } else {
+                Format::Jsonl
+            }));
+            run_scan(&common, style, cli.quiet, |emit| {
+                watch_loop(&opts, poll, emit);
+                Ok(())
+            })
+        }
         Command::Scan { target } => match target {
             ScanTarget::Files(a) => {
                 let opts = files::FilesOptions {
@@ -398,10 +443,17 @@ fn run_scan(
                     outbox::enqueue(&d.outbox, &report.record_id, &url, &body)
                         .map_err(std::io::Error::other)
                 });
-            if let Err(e) = queued {
-                if let Ok(mut slot) = write_error.lock() {
-                    slot.get_or_insert(e);
+            match queued {
+                Err(e) => {
+                    if let Ok(mut slot) = write_error.lock() {
+                        slot.get_or_insert(e);
+                    }
                 }
+                Ok(()) if common.post_each => match outbox::flush_one(d, &report.record_id) {
+                    Ok(r) => report_flush(&r, d),
+                    Err(e) => eprintln!("appsweep: {e}"),
+                },
+                Ok(()) => {}
             }
         }
         if let Ok(mut sink) = sink.lock() {
@@ -431,6 +483,95 @@ fn run_scan(
         report_flush(&outbox::flush(d)?, d);
     }
     Ok(outcome)
+}
+
+/// Follows attach and detach by polling the adb server (which also covers what the server's
+/// track-devices stream never says: that the last phone left). A phone is scanned once each
+/// time it reaches the `device` state; it is scanned again only after it was detached (or went
+/// offline) and came back. Unauthorized phones get the instructions once per attach. Ends on
+/// Ctrl-C, after the scans under way finish.
+fn watch_loop(opts: &adb::AdbOptions, poll: std::time::Duration, emit: source::Emit<'_>) {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
+        eprintln!("appsweep: cannot catch Ctrl-C ({e}); stop with a signal");
+    }
+    eprintln!("appsweep: watching for phones (Ctrl-C to stop)");
+    // serial -> state last acted on ("device" = scanned this attach, "unauthorized" = hinted).
+    let mut acted: BTreeMap<String, String> = BTreeMap::new();
+    let mut last_error: Option<String> = None;
+    std::thread::scope(|scope| {
+        let mut running: Vec<std::thread::ScopedJoinHandle<'_, ()>> = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            match adb::list_devices(opts) {
+                Ok(list) => {
+                    last_error = None;
+                    let present: BTreeMap<&str, &str> = list
+                        .iter()
+                        .map(|d| (d.serial.as_str(), d.state.as_str()))
+                        .collect();
+                    acted.retain(|serial, state| {
+                        present.get(serial.as_str()) == Some(&state.as_str())
+                    });
+                    for d in &list {
+                        if acted.get(&d.serial) == Some(&d.state) {
+                            continue;
+                        }
+                        match d.state.as_str() {
+                            "device" => {
+                                acted.insert(d.serial.clone(), d.state.clone());
+                                let one = adb::AdbOptions {
+                                    serials: vec![d.serial.clone()],
+                                    ..opts.clone()
+                                };
+                                running.push(scope.spawn(move || {
+                                    if let Err(e) = adb::scan(&one, emit) {
+                                        eprintln!("appsweep: {}: {e}", one.serials.join(","));
+                                    }
+                                }));
+                            }
+                            "unauthorized" => {
+                                acted.insert(d.serial.clone(), d.state.clone());
+                                eprintln!(
+                                    "appsweep: {} is unauthorized: {}",
+                                    report::sanitize(&d.serial),
+                                    d.hint
+                                        .as_deref()
+                                        .unwrap_or("unlock it and accept the USB debugging prompt")
+                                );
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    if last_error.as_deref() != Some(msg.as_str()) {
+                        eprintln!("appsweep: {msg}; retrying");
+                        last_error = Some(msg);
+                    }
+                }
+            }
+            // Reap finished scans so threads stay bounded over hours.
+            let (done, still): (Vec<_>, Vec<_>) =
+                running.into_iter().partition(|h| h.is_finished());
+            for h in done {
+                let _ = h.join();
+            }
+            running = still;
+            let until = std::time::Instant::now() + poll;
+            while std::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        eprintln!(
+            "appsweep: stopping; waiting for {} scan(s) under way",
+            running.len()
+        );
+    });
 }
 
 fn report_flush(r: &outbox::FlushResult, d: &outbox::Delivery) {

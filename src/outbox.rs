@@ -137,42 +137,57 @@ pub struct FlushResult {
 pub fn flush(d: &Delivery) -> Result<FlushResult, OutboxError> {
     let mut result = FlushResult::default();
     for p in pending(&d.outbox)? {
-        let Some(url) = p.url.clone().or_else(|| d.url.clone()) else {
-            result.failed.push((p.id, "no URL: give --post URL".into()));
-            continue;
-        };
-        let path = d.outbox.join(format!("{}.json", p.id));
-        let body = match std::fs::read(&path) {
-            Ok(b) => b,
-            // Sent and removed by a concurrent flush.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io_err(&path)(e)),
-        };
-        let mut delay = d.backoff;
-        let mut last = String::new();
-        let mut ok = false;
-        for attempt in 0..d.attempts.max(1) {
-            if attempt > 0 {
-                std::thread::sleep(delay);
-                delay = delay.saturating_mul(2).min(Duration::from_secs(30));
-            }
-            match post(&url, &p.id, d.token.as_deref(), &body, d.timeout) {
-                Ok(()) => {
-                    ok = true;
-                    break;
-                }
-                Err(e) => last = e.to_string(),
-            }
-        }
-        if ok {
-            let _ = std::fs::remove_file(&path);
-            let _ = std::fs::remove_file(d.outbox.join(format!("{}.url", p.id)));
-            result.sent += 1;
-        } else {
-            result.failed.push((p.id, last));
-        }
+        deliver(d, p, &mut result)?;
     }
     Ok(result)
+}
+
+/// Sends one pending record (if it is still pending).
+pub fn flush_one(d: &Delivery, record_id: &str) -> Result<FlushResult, OutboxError> {
+    let mut result = FlushResult::default();
+    let id = safe_id(record_id);
+    if let Some(p) = pending(&d.outbox)?.into_iter().find(|p| p.id == id) {
+        deliver(d, p, &mut result)?;
+    }
+    Ok(result)
+}
+
+fn deliver(d: &Delivery, p: Pending, result: &mut FlushResult) -> Result<(), OutboxError> {
+    let Some(url) = p
+        .url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .or_else(|| d.url.clone())
+    else {
+        result.failed.push((p.id, "no URL: give --post URL".into()));
+        return Ok(());
+    };
+    let path = d.outbox.join(format!("{}.json", p.id));
+    let body = match std::fs::read(&path) {
+        Ok(b) => b,
+        // Sent and removed by a concurrent flush.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    let mut delay = d.backoff;
+    let mut last = String::new();
+    for attempt in 0..d.attempts.max(1) {
+        if attempt > 0 {
+            std::thread::sleep(delay);
+            delay = delay.saturating_mul(2).min(Duration::from_secs(30));
+        }
+        match post(&url, &p.id, d.token.as_deref(), &body, d.timeout) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(d.outbox.join(format!("{}.url", p.id)));
+                result.sent += 1;
+                return Ok(());
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    result.failed.push((p.id, last));
+    Ok(())
 }
 
 struct Url {

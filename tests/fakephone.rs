@@ -409,7 +409,14 @@ fn stats_count_round_trips_commands_and_bytes() {
     server.shell(&s, "getprop; pm list users");
     server.shell(&s, &format!("sha256sum {TIKTOK_BASE}"));
     pull(&server, &s, TIKTOK_SPLIT, phone.dir());
-    let st = phone.stats();
+    // The fake writes its counters when a service closes, which can be just after the client
+    // returned: wait (bounded) for the last one.
+    let t0 = Instant::now();
+    let mut st = phone.stats();
+    while st["services_closed"] != 3 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+        st = phone.stats();
+    }
     assert_eq!(st["opens"], 3, "{st}");
     assert_eq!(st["services"]["shell_v2"], 2, "{st}");
     assert_eq!(st["services"]["sync"], 1, "{st}");

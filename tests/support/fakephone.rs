@@ -265,9 +265,23 @@ impl FakePhone {
 
     /// The fake's counters (see src/bin/fake-adbd/stats.rs): `opens` (round trips),
     /// `bytes_sent`, `commands`, `command_lines`, `sync_requests`, `write_attempts`, `dropped`...
+    /// Waits (bounded) until two reads 100 ms apart agree: the fake writes its counters when a
+    /// service closes, which can be just after the client returned.
     pub fn stats(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(&self.stats_path).expect("stats file");
-        serde_json::from_str(&text).expect("stats JSON")
+        let read = || -> serde_json::Value {
+            let text = std::fs::read_to_string(&self.stats_path).expect("stats file");
+            serde_json::from_str(&text).expect("stats JSON")
+        };
+        let mut last = read();
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = read();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+        last
     }
 
     /// Whether the fake process has exited (e.g. after `drop_after_services`).
