@@ -324,7 +324,7 @@ impl Summary {
     }
 }
 
-const CSV_HEADER: &str = "device_id,platform,model,status,finding_id,signature,title,family,disposition,severity,match,app_id,app_version,user,path,evidence\n";
+const CSV_HEADER: &str = "device_id,platform,model,status,finding_id,signature,title,family,disposition,severity,match,app_id,app_name,app_version,user,path,evidence\n";
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -351,7 +351,7 @@ pub fn csv_rows(r: &DeviceReport) -> String {
     ]
     .join(",");
     if r.findings.is_empty() {
-        return format!("{base},,,,,,,,,,,,\n");
+        return format!("{base},,,,,,,,,,,,,\n");
     }
     let mut s = String::new();
     for f in &r.findings {
@@ -369,6 +369,13 @@ pub fn csv_rows(r: &DeviceReport) -> String {
             snake(&f.severity),
             snake(&f.case),
             csv_field(&f.app.id),
+            csv_field(
+                r.apps
+                    .iter()
+                    .find(|a| a.id == f.app.id && a.user == f.app.user && a.path == f.app.path)
+                    .and_then(|a| a.name.as_deref())
+                    .unwrap_or(""),
+            ),
             csv_field(f.app.version.as_deref().unwrap_or("")),
             f.app.user.map(|u| u.to_string()).unwrap_or_default(),
             csv_field(f.app.path.as_deref().unwrap_or("")),

@@ -468,6 +468,54 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn csv_escapes_names_from_devices_and_has_a_row_per_clean_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mut info = plist::Dictionary::new();
+    info.insert(
+        "CFBundleIdentifier".into(),
+        "com.zhiliaoapp.musically".into(),
+    );
+    info.insert("CFBundleDisplayName".into(), "Tik, \"Tok\"\nLite".into());
+    let mut buf = Vec::new();
+    plist::to_writer_xml(&mut buf, &info).unwrap();
+    let mut zw = zip::ZipWriter::new(std::fs::File::create(data.join("t.ipa")).unwrap());
+    zw.start_file(
+        "Payload/App.app/Info.plist",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    zw.write_all(&buf).unwrap();
+    zw.finish().unwrap();
+    let clean = dir.path().join("clean");
+    std::fs::create_dir(&clean).unwrap();
+    ipa(&clean, "n.ipa", "com.example.notes", None);
+    let out = run(&[
+        "scan",
+        "files",
+        data.to_str().unwrap(),
+        clean.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code(&out), 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(",\"Tik, \"\"Tok\"\"\nLite\","), "{text}");
+    // A CSV reader sees the header's column count on every record, the quoted newline included.
+    let header_cols = text.lines().next().unwrap().split(',').count();
+    let records: Vec<&str> = text.split_inclusive('\n').collect();
+    assert_eq!(header_cols, 17);
+    assert!(
+        records
+            .iter()
+            .any(|r| r.starts_with(clean.to_str().unwrap())
+                && r.trim_end().ends_with(",clean,,,,,,,,,,,,,")),
+        "{text}"
+    );
+}
+
+#[test]
 fn csv_and_human_formats() {
     let dir = tempfile::tempdir().unwrap();
     ipa(dir.path(), "t.ipa", "com.zhiliaoapp.musically", None);
