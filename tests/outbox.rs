@@ -307,7 +307,41 @@ fn nothing_is_lost_when_appsweep_is_killed_mid_send() {
 }
 
 #[test]
-fn a_token_is_never_taken_from_the_command_line() {
+fn a_token_comes_from_a_file_and_is_never_taken_from_the_command_line() {
+    let rx = Receiver::start(11);
+    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox");
+    let token = tmp.path().join("token");
+    std::fs::write(&token, "from-file\n").unwrap();
+    let devs = devices(&tmp.path().join("data"), 2);
+    let out = appsweep()
+        .args([
+            "scan",
+            "files",
+            "--format",
+            "json",
+            "--post",
+            &rx.url(),
+            "--outbox",
+            outbox.to_str().unwrap(),
+        ])
+        .args(["--post-token-file", token.to_str().unwrap()])
+        .args(&devs)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pending(&outbox), 0);
+    assert_eq!(rx.received.lock().unwrap().len(), 2);
+    let auth = rx.auth.lock().unwrap().clone();
+    assert_eq!(auth, vec!["Bearer from-file".to_string(); 2]);
+
+    // There is no option that takes the token itself: clap refuses it as an unknown argument.
     let out = appsweep()
         .args([
             "scan",
@@ -321,4 +355,6 @@ fn a_token_is_never_taken_from_the_command_line() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unexpected argument '--post-token'"), "{err}");
 }
