@@ -15,18 +15,7 @@ use appsweep::apk::{self, ApkError, ApkProbe, ByteSource, FileSource, Step};
 use appsweep::model::CertScheme;
 
 fn third_party() -> PathBuf {
-    if let Some(p) = std::env::var_os("APPSWEEP_THIRD_PARTY") {
-        return PathBuf::from(p);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/third_party");
-    if beside.is_dir() {
-        return beside;
-    }
-    let fixed = PathBuf::from("/work/shared/fixtures/third_party");
-    if fixed.is_dir() {
-        return fixed;
-    }
-    panic!("third-party fixtures not found: set APPSWEEP_THIRD_PARTY");
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/third_party")
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -19,23 +19,11 @@ use super::sigblock::tests::{block, scheme_value, signer};
 use super::zip::tests::TestZip;
 use super::{analyze, axml, pkcs7, sigblock, SliceSource};
 
-fn third_party() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("APPSWEEP_THIRD_PARTY") {
-        return Some(PathBuf::from(p));
-    }
-    [
-        PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/third_party"
-        )),
-        PathBuf::from("/work/shared/fixtures/third_party"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
-}
-
-fn fixture(rel: &str) -> Option<Vec<u8>> {
-    std::fs::read(third_party()?.join(rel)).ok()
+/// A file of the repository's `fixtures/third_party` (the seeds must all be there).
+fn fixture(rel: &str) -> Vec<u8> {
+    let path =
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/third_party")).join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn sample_block() -> Vec<u8> {
@@ -75,7 +63,7 @@ fn apk_seeds() -> &'static Vec<Vec<u8>> {
             "apk/apksig/v1-only-two-signers.apk",
             "apk/apksig/v2-only-truncated-cd.apk",
         ] {
-            seeds.extend(fixture(rel));
+            seeds.push(fixture(rel));
         }
         seeds
     })
@@ -89,7 +77,7 @@ fn axml_seeds() -> &'static Vec<Vec<u8>> {
             "axml/androguard/AndroidManifestUTF8Strings.xml",
             "axml/androguard/AndroidManifest-Chinese.xml",
         ] {
-            seeds.extend(fixture(rel));
+            seeds.push(fixture(rel));
         }
         seeds
     })

@@ -467,20 +467,9 @@ pub fn encrypt_manifest_db(enc: &Encryption, db: &[u8]) -> (Vec<u8>, Vec<u8>, Ve
     (keybag, mk, ciphertext)
 }
 
-/// The third-party fixtures folder (see the common brief for the resolution order).
+/// The repository's third-party fixtures folder (`fixtures/third_party`).
 pub fn third_party() -> PathBuf {
-    if let Ok(p) = std::env::var("APPSWEEP_THIRD_PARTY") {
-        return PathBuf::from(p);
-    }
-    let relative = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/third_party");
-    if relative.exists() {
-        return relative;
-    }
-    let absolute = PathBuf::from("/work/shared/fixtures/third_party");
-    if absolute.exists() {
-        return absolute;
-    }
-    panic!("third-party fixtures not found: set APPSWEEP_THIRD_PARTY");
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/third_party")
 }
 
 /// Every file under `dir` (relative path, SHA-256), and every folder name, sorted.

@@ -672,20 +672,7 @@ mod tests {
     }
 
     fn third_party() -> std::path::PathBuf {
-        if let Some(p) = std::env::var_os("APPSWEEP_THIRD_PARTY") {
-            return p.into();
-        }
-        let rel =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/third_party");
-        if rel.exists() {
-            return rel;
-        }
-        let abs = std::path::PathBuf::from("/work/shared/fixtures/third_party");
-        assert!(
-            abs.exists(),
-            "third-party fixtures not found: set APPSWEEP_THIRD_PARTY"
-        );
-        abs
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/third_party")
     }
 
     fn capture(name: &str) -> String {
