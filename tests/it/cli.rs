@@ -1,71 +1,19 @@
 //! The command line end to end: `scan files` on IPAs the test builds, report schema, exit codes,
 //! output options, signatures and policy files.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_appsweep"));
-    for var in [
-        "APPSWEEP_BACKUP_PASSWORD",
-        "ANDROID_ADB_SERVER_PORT",
-        "NO_COLOR",
-        "XDG_CACHE_HOME",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("SOURCE_DATE_EPOCH", "1795341600");
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    cmd().args(args).output().unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
+use crate::support::cmd::{appsweep, code, json, run};
+use crate::support::ipabuild::Ipa;
 
 fn ipa(dir: &Path, name: &str, bundle: &str, item_id: Option<u64>) -> PathBuf {
-    let mut info = plist::Dictionary::new();
-    info.insert("CFBundleIdentifier".into(), bundle.into());
-    info.insert("CFBundleShortVersionString".into(), "1.0".into());
-    info.insert("CFBundleVersion".into(), "100".into());
-    let mut buf = Vec::new();
-    plist::to_writer_binary(&mut buf, &info).unwrap();
-    let path = dir.join(name);
-    let mut zw = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default();
-    zw.start_file("Payload/App.app/Info.plist", opts).unwrap();
-    zw.write_all(&buf).unwrap();
+    let mut app = Ipa::new(bundle);
     if let Some(id) = item_id {
-        let mut meta = plist::Dictionary::new();
-        meta.insert("itemId".into(), plist::Value::Integer(id.into()));
-        let mut mb = Vec::new();
-        plist::to_writer_xml(&mut mb, &meta).unwrap();
-        zw.start_file("iTunesMetadata.plist", opts).unwrap();
-        zw.write_all(&mb).unwrap();
+        app = app.item_id(id);
     }
-    zw.finish().unwrap();
-    path
+    app.write(&dir.join(name))
 }
 
 fn schema() -> jsonschema::Validator {
@@ -291,14 +239,19 @@ fn parallel_equals_sequential_and_reruns_are_identical() {
         .map(|s| s.to_string())
         .collect()
     };
-    let one = cmd().args(args("1")).output().unwrap();
-    let two = cmd().args(args("2")).output().unwrap();
-    let again = cmd().args(args("2")).output().unwrap();
+    let one = appsweep().args(args("1")).output().unwrap();
+    let two = appsweep().args(args("2")).output().unwrap();
+    let again = appsweep().args(args("2")).output().unwrap();
     assert_eq!(code(&one), 1);
-    // Everything but the measured duration is identical.
+    // Each run is a new record (its own record id); everything else but the measured duration
+    // is identical, finding ids included.
+    let record = |o: &Output| json(o)["reports"][0]["record_id"].clone();
+    assert_ne!(record(&one), record(&two));
+    assert_ne!(record(&two), record(&again));
     let strip = |o: &Output| {
         let mut v = json(o);
         v["reports"][0]["stats"]["duration_ms"] = Value::from(0);
+        v["reports"][0]["record_id"] = Value::from("");
         v
     };
     assert_eq!(strip(&one), strip(&two));
@@ -472,22 +425,10 @@ fn csv_escapes_names_from_devices_and_has_a_row_per_clean_device() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    let mut info = plist::Dictionary::new();
-    info.insert(
-        "CFBundleIdentifier".into(),
-        "com.zhiliaoapp.musically".into(),
-    );
-    info.insert("CFBundleDisplayName".into(), "Tik, \"Tok\"\nLite".into());
-    let mut buf = Vec::new();
-    plist::to_writer_xml(&mut buf, &info).unwrap();
-    let mut zw = zip::ZipWriter::new(std::fs::File::create(data.join("t.ipa")).unwrap());
-    zw.start_file(
-        "Payload/App.app/Info.plist",
-        zip::write::SimpleFileOptions::default(),
-    )
-    .unwrap();
-    zw.write_all(&buf).unwrap();
-    zw.finish().unwrap();
+    Ipa::new("com.zhiliaoapp.musically")
+        .info("CFBundleDisplayName", "Tik, \"Tok\"\nLite\x1b[2J=cmd")
+        .xml()
+        .write(&data.join("t.ipa"));
     let clean = dir.path().join("clean");
     std::fs::create_dir(&clean).unwrap();
     ipa(&clean, "n.ipa", "com.example.notes", None);
@@ -501,8 +442,14 @@ fn csv_escapes_names_from_devices_and_has_a_row_per_clean_device() {
     ]);
     assert_eq!(code(&out), 1);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(",\"Tik, \"\"Tok\"\"\nLite\","), "{text}");
-    // A CSV reader sees the header's column count on every record, the quoted newline included.
+    // Quotes doubled, the comma kept inside one cell, control characters escaped (no raw
+    // newline or escape sequence reaches the spreadsheet or terminal).
+    assert!(
+        text.contains(",\"Tik, \"\"Tok\"\"\\u{a}Lite\\u{1b}[2J=cmd\","),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "{text}");
+    // A CSV reader sees the header's column count on every record.
     let header_cols = text.lines().next().unwrap().split(',').count();
     let records: Vec<&str> = text.split_inclusive('\n').collect();
     assert_eq!(header_cols, 17);

@@ -1,17 +1,18 @@
 //! Hand-off through the durable outbox to a local webhook that fails, times out and drops
 //! connections at random (bounded runs, loopback only).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+
+use crate::support::cmd::appsweep;
+use crate::support::ipabuild::Ipa;
+
+fn ipa(path: &Path, bundle: &str) {
+    Ipa::new(bundle).xml().write(path);
+}
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -121,28 +122,12 @@ impl Receiver {
     }
 }
 
-fn ipa(dir: &Path, bundle: &str) {
-    let mut info = plist::Dictionary::new();
-    info.insert("CFBundleIdentifier".into(), bundle.into());
-    let mut buf = Vec::new();
-    plist::to_writer_xml(&mut buf, &info).unwrap();
-    std::fs::create_dir_all(dir).unwrap();
-    let mut zw = zip::ZipWriter::new(std::fs::File::create(dir.join("app.ipa")).unwrap());
-    zw.start_file(
-        "Payload/App.app/Info.plist",
-        zip::write::SimpleFileOptions::default(),
-    )
-    .unwrap();
-    zw.write_all(&buf).unwrap();
-    zw.finish().unwrap();
-}
-
 fn devices(root: &Path, n: usize) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
             let d = root.join(format!("device{i:02}"));
             ipa(
-                &d,
+                &d.join("app.ipa"),
                 if i % 3 == 0 {
                     "com.zhiliaoapp.musically"
                 } else {
@@ -152,12 +137,6 @@ fn devices(root: &Path, n: usize) -> Vec<PathBuf> {
             d
         })
         .collect()
-}
-
-fn appsweep() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_appsweep"));
-    c.env_remove("APPSWEEP_POST_TOKEN");
-    c
 }
 
 fn pending(outbox: &Path) -> usize {

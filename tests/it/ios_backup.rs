@@ -1,15 +1,9 @@
 //! iOS backups: one backup or a tree of many, encrypted ones included. Backups are built by
 //! `support/backupbuild.rs` with real plists and SQLite; the encrypted third-party fixtures are
 //! read in place.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-#[path = "support/backupbuild.rs"]
-mod backupbuild;
+use crate::support::backupbuild;
+use crate::support::cmd::appsweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -610,9 +604,7 @@ fn paths_that_hold_no_backup_are_incomplete_not_silent() {
 // ---- The command line: `appsweep scan backup`, report and exit codes ----
 
 fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_appsweep"));
-    c.env_remove("APPSWEEP_BACKUP_PASSWORD")
-        .env("SOURCE_DATE_EPOCH", "1795341600");
+    let mut c = appsweep();
     for (k, v) in env {
         c.env(k, v);
     }

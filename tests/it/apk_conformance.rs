@@ -1,12 +1,6 @@
 //! Conformance of the APK fingerprinter against third-party APKs and binary manifests, with the
 //! ground truth recorded in `third_party/SOURCES.md` (apksigner, aapt, apkInspector and a direct
 //! reading of each APK Signing Block).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

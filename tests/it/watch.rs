@@ -1,15 +1,8 @@
 //! `appsweep watch` against fake phones plugged and unplugged through the real adb server.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-#[path = "support/apkbuild.rs"]
-mod apkbuild;
-#[path = "support/fakephone.rs"]
-mod fakephone;
+use crate::support::apkbuild;
+use crate::support::cmd::appsweep;
+use crate::support::fakephone;
 
 use apkbuild::{build_apk, tools_available, ApkSpec, Signing};
 use fakephone::{AdbServer, FakePhone, FAKE_ADBD};
@@ -55,7 +48,7 @@ fn wait_records(dir: &Path, n: usize) -> bool {
 }
 
 fn watch(server: &AdbServer, out: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_appsweep"))
+    appsweep()
         .args([
             "watch",
             "--adb-server",

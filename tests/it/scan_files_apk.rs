@@ -2,23 +2,16 @@
 //! matching cases of the engine through the command a user runs. A test APK cannot carry TikTok's
 //! real certificate, so signer rules are exercised with `--signatures` files that list the test
 //! keys' digests (measured by keytool, not by appsweep).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-#[path = "support/apkbuild.rs"]
-mod apkbuild;
+use crate::support::apkbuild;
+use crate::support::cmd::appsweep;
 
 use apkbuild::{build_apk, test_keys, tools_available, ApkSpec, Signing};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 fn scan(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_appsweep"))
+    let out = appsweep()
         .args(["scan", "files", "--format", "json"])
         .args(paths)
         .args(extra)

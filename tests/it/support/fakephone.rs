@@ -5,12 +5,6 @@
 //! Tests that use it need the `adb` program: they fail with a clear message when it is missing,
 //! unless `APPSWEEP_SKIP_TOOL_TESTS=1` (then [`AdbServer::start_or_skip`] returns `None`).
 #![allow(dead_code)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -1,22 +1,15 @@
 //! `appsweep scan adb` and `appsweep devices` through the real Debian adb server and fake phones
 //! (`fake-adbd`) that it adopts with `adb connect`. APKs are built by aapt/apksigner.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-#[path = "support/apkbuild.rs"]
-mod apkbuild;
-#[path = "support/fakephone.rs"]
-mod fakephone;
+use crate::support::apkbuild;
+use crate::support::cmd::appsweep;
+use crate::support::fakephone;
 
 use apkbuild::{build_apk, tools_available, ApkSpec, Signing};
 use fakephone::{sample_scenario, AdbServer, FakePhone};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 struct Apks {
     _dir: tempfile::TempDir,
@@ -63,7 +56,7 @@ fn setup() -> Option<(AdbServer, Apks)> {
 }
 
 fn scan(server: &AdbServer, extra: &[&str]) -> (i32, Value, String) {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_appsweep"))
+    let out: Output = appsweep()
         .args([
             "scan",
             "adb",
@@ -153,7 +146,7 @@ fn unauthorized_phone_is_incomplete_with_a_hint_and_devices_lists_it() {
         "{msg}"
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_appsweep"))
+    let out = appsweep()
         .args([
             "devices",
             "--adb-server",
@@ -269,7 +262,7 @@ fn starts_a_server_only_when_none_runs_and_says_so_and_explains_a_missing_adb() 
     let home = tempfile::tempdir().unwrap();
     let port = fakephone::free_port();
     let addr = format!("127.0.0.1:{port}");
-    let out = Command::new(env!("CARGO_BIN_EXE_appsweep"))
+    let out = appsweep()
         .args(["devices", "--adb-server", &addr, "--format", "json"])
         .env("HOME", home.path())
         .output()
@@ -287,7 +280,7 @@ fn starts_a_server_only_when_none_runs_and_says_so_and_explains_a_missing_adb() 
 
     // No server and no adb on PATH: a configuration error that says what to install.
     let port = fakephone::free_port();
-    let out = Command::new(env!("CARGO_BIN_EXE_appsweep"))
+    let out = appsweep()
         .args(["scan", "adb", "--adb-server", &format!("127.0.0.1:{port}")])
         .env("HOME", home.path())
         .env("PATH", "/nonexistent")

@@ -5,13 +5,7 @@
 //!
 //! Use from a test file with `#[path = "support/apkbuild.rs"] mod apkbuild;`.
 //! Keys are generated once per test process into a temp folder and reused.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,13 +1,7 @@
 //! Builds iOS backup folders for tests: real XML or binary plists (the `plist` crate), a real
 //! SQLite `Manifest.db` (rusqlite), a `Manifest.mbdb` written byte by byte, and encrypted backups
 //! made with the documented key chain (keybag, PBKDF2 stages, AES key wrap, AES-256-CBC).
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

@@ -1,14 +1,7 @@
 //! The APK fingerprinter against APKs built and signed by aapt / zipalign / apksigner, with
 //! ground truth from `apksigner verify --print-certs -v` and `keytool -exportcert`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-#[path = "support/apkbuild.rs"]
-mod apkbuild;
+use crate::support::apkbuild;
 
 use std::collections::BTreeSet;
 

@@ -1,14 +1,7 @@
 //! Tests of the fake phone (`fake-adbd`) through the REAL Debian adb server and the `adb` CLI.
 //! Needs `adb`; fails without it unless APPSWEEP_SKIP_TOOL_TESTS=1.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-#[path = "support/fakephone.rs"]
-mod fakephone;
+use crate::support::fakephone;
 
 use fakephone::{sample_scenario, AdbServer, FakePhone};
 use sha2::{Digest, Sha256};

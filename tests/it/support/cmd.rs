@@ -1,0 +1,123 @@
+//! The command under test, hermetic: nothing from the developer's environment changes what
+//! appsweep does. Every variable appsweep or its tools read is removed (`APPSWEEP_*`, the adb
+//! server port and serial, `XDG_*`, `NO_COLOR`, proxies, certificate paths), `HOME` is a private
+//! folder, and `SOURCE_DATE_EPOCH` fixes `scanned_at`. A test sets what it needs on top.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// `scanned_at` of every run: 2026-11-22T10:00:00Z.
+pub const EPOCH: &str = "1795341600";
+
+/// Path of the `appsweep` binary under test.
+pub const APPSWEEP: &str = env!("CARGO_BIN_EXE_appsweep");
+
+fn private_home() -> &'static Path {
+    static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// `appsweep` with a clean environment.
+pub fn appsweep() -> Command {
+    hermetic(APPSWEEP)
+}
+
+/// `program` with the clean environment of [`appsweep`].
+pub fn hermetic(program: &str) -> Command {
+    let mut c = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        let drop = k.starts_with("APPSWEEP_")
+            || k.starts_with("XDG_")
+            || k.starts_with("ANDROID_")
+            || k.starts_with("ADB_")
+            || k.starts_with("SSL_CERT_")
+            || k.starts_with("USBMUXD_")
+            || k.to_ascii_lowercase().ends_with("_proxy")
+            || k == "NO_COLOR"
+            || k == "TERM";
+        if drop {
+            c.env_remove(&key);
+        }
+    }
+    c.env("HOME", private_home());
+    c.env("SOURCE_DATE_EPOCH", EPOCH);
+    c
+}
+
+/// Runs `appsweep ARGS` to completion.
+pub fn run(args: &[&str]) -> Output {
+    appsweep().args(args).output().unwrap()
+}
+
+/// The exit code (-1 for a signal).
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// stdout parsed as JSON, or a panic showing both streams.
+pub fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// How [`appsweep_on_small_fs`] mounts its folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmallFs {
+    /// A tmpfs filled to the last byte before appsweep runs (disk full).
+    Full,
+    /// An empty read-only tmpfs.
+    ReadOnly,
+}
+
+/// `appsweep ARGS` in a private mount namespace (`unshare -m`, so nothing leaks to the host)
+/// where `dir` is a tiny tmpfs, full or read-only. After appsweep exits, the names left in `dir`
+/// are printed on stderr as `LEFT: ...`. Needs root (as CI runs): without it the test fails
+/// with the reason, it does not skip.
+pub fn appsweep_on_small_fs(dir: &Path, fs: SmallFs) -> Command {
+    const SCRIPT: &str = r#"
+dir="$1"; mode="$2"; shift 2
+if [ "$mode" = ro ]; then opts=ro,size=64k; else opts=size=64k; fi
+mount -t tmpfs -o "$opts" tmpfs "$dir" || { echo "cannot mount a tmpfs (needs root)" >&2; exit 97; }
+[ "$mode" = full ] && dd if=/dev/zero of="$dir/fill" bs=4k 2>/dev/null
+"$@"; rc=$?
+echo "LEFT: $(ls -A "$dir" | grep -v '^fill$' | tr '\n' ' ')" >&2
+exit $rc
+"#;
+    let mut c = hermetic("unshare");
+    c.args(["-m", "sh", "-c", SCRIPT, "sh"])
+        .arg(dir)
+        .arg(match fs {
+            SmallFs::Full => "full",
+            SmallFs::ReadOnly => "ro",
+        })
+        .arg(APPSWEEP);
+    c
+}
+
+/// `appsweep ARGS` under an address-space cap (`ulimit -v`, in MiB) and a wall-clock limit
+/// (`timeout`, in seconds; exit 124 when it expires): a hostile input must not blow either.
+pub fn appsweep_limited(mem_mib: u64, secs: u64) -> Command {
+    let mut c = hermetic("sh");
+    c.args([
+        "-c",
+        r#"ulimit -v "$1" || exit 98; shift; exec timeout -s KILL "$@""#,
+        "sh",
+    ])
+    .arg((mem_mib * 1024).to_string())
+    .arg(secs.to_string())
+    .arg(APPSWEEP);
+    c
+}

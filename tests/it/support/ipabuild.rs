@@ -1,0 +1,72 @@
+//! IPAs for tests: a zip with `Payload/<App>.app/Info.plist` (binary or XML plist, written by the
+//! `plist` crate) and optionally `iTunesMetadata.plist`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// An IPA to write.
+pub struct Ipa {
+    info: plist::Dictionary,
+    metadata: Option<plist::Dictionary>,
+    xml: bool,
+}
+
+impl Ipa {
+    /// An app with this bundle id, version 1.0 (100).
+    pub fn new(bundle: &str) -> Self {
+        let mut info = plist::Dictionary::new();
+        info.insert("CFBundleIdentifier".into(), bundle.into());
+        info.insert("CFBundleShortVersionString".into(), "1.0".into());
+        info.insert("CFBundleVersion".into(), "100".into());
+        Self {
+            info,
+            metadata: None,
+            xml: false,
+        }
+    }
+
+    /// Sets an `Info.plist` key.
+    pub fn info(mut self, key: &str, value: impl Into<plist::Value>) -> Self {
+        self.info.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds `iTunesMetadata.plist` with this App Store `itemId`.
+    pub fn item_id(mut self, id: u64) -> Self {
+        let mut meta = plist::Dictionary::new();
+        meta.insert("itemId".into(), plist::Value::Integer(id.into()));
+        self.metadata = Some(meta);
+        self
+    }
+
+    /// Writes `Info.plist` as XML instead of binary.
+    pub fn xml(mut self) -> Self {
+        self.xml = true;
+        self
+    }
+
+    /// Writes the IPA to `path` (its folder is created) and returns the path.
+    pub fn write(&self, path: &Path) -> PathBuf {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let mut buf = Vec::new();
+        if self.xml {
+            plist::to_writer_xml(&mut buf, &self.info).unwrap();
+        } else {
+            plist::to_writer_binary(&mut buf, &self.info).unwrap();
+        }
+        let mut zw = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        zw.start_file("Payload/App.app/Info.plist", opts).unwrap();
+        zw.write_all(&buf).unwrap();
+        if let Some(meta) = &self.metadata {
+            let mut mb = Vec::new();
+            plist::to_writer_xml(&mut mb, meta).unwrap();
+            zw.start_file("iTunesMetadata.plist", opts).unwrap();
+            zw.write_all(&mb).unwrap();
+        }
+        zw.finish().unwrap();
+        path.to_path_buf()
+    }
+}

@@ -1,0 +1,8 @@
+//! Test support shared by every integration test: the command under test, and builders of real
+//! inputs (APKs by Google's tools, IPAs, iOS backups, fake phones on a real adb server).
+
+pub mod apkbuild;
+pub mod backupbuild;
+pub mod cmd;
+pub mod fakephone;
+pub mod ipabuild;
