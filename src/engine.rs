@@ -458,12 +458,6 @@ fn dummy_sig() -> Signature {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use crate::model::{CertScheme, Certificate, DeviceInfo, MetaData, Platform, SourceKind};
     use proptest::prelude::*;

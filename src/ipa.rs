@@ -111,12 +111,6 @@ pub fn analyze<R: Read + Seek>(reader: R) -> Result<IpaInfo, IpaError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use std::io::{Cursor, Write};
 

@@ -3,15 +3,25 @@
 //! Every device record is first written atomically into the outbox folder (`<record_id>.json`
 //! with the record, `<record_id>.url` with where it goes), then sent with
 //! `POST <url>` (`Content-Type: application/json`, `Idempotency-Key: <record_id>`, and
-//! `Authorization: Bearer <token>` when a token is given). A record leaves the outbox only after
-//! the endpoint answered 2xx; failures are retried with exponential backoff a bounded number of
-//! times, then left for `appsweep outbox flush`. So a killed run, a laptop offline for a while or
-//! an endpoint down loses nothing, and the idempotency key lets the receiver drop the duplicates
-//! that at-least-once delivery implies. Posting happens after the report is rendered, never inside
-//! the scan path.
+//! `Authorization: Bearer <token>` when a token is given) through `ureq` (rustls with the system's
+//! root certificates; `SSL_CERT_FILE`/`SSL_CERT_DIR` are honoured). A record leaves the outbox
+//! only after the endpoint answered 2xx (redirects are not followed); failures are retried with
+//! exponential backoff a bounded number of times, then left for `appsweep outbox flush`. So a
+//! killed run, a laptop offline for a while or an endpoint down loses nothing, and the
+//! idempotency key lets the receiver drop the duplicates that at-least-once delivery implies.
+//!
+//! **Each record is sent by one process at a time.** A sender holds an exclusive lock
+//! (`flock`) on the record's file while it posts and removes it; another sender skips a locked
+//! record, and one that gets the lock after the file was removed sees it gone (no second
+//! send). The kernel drops the lock when its holder dies, so a killed sender blocks nothing.
+//!
+//! **Private.** The folder is created `0700` (and tightened to it when it exists), records and
+//! URLs are `0600`. The webhook URL is shown only without its user info and query
+//! ([`redact_url`]); tokens are never printed. One entry that cannot be read (a folder named
+//! `x.json`, a record without its URL) is reported and left; the others are still sent.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use crate::report::write_atomic_private;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,15 +91,68 @@ fn safe_id(id: &str) -> String {
         .collect()
 }
 
-/// Queues a record: writes it (and its URL) atomically into the outbox.
+/// A URL as it may be shown: scheme, host, port and path; user info, query and fragment (where
+/// secrets live) are replaced by `…`.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (s, r),
+        None => return "…".to_string(),
+    };
+    let cut = rest.find(['?', '#']);
+    let (before, secret_tail) = match cut {
+        Some(i) => (rest.get(..i).unwrap_or(rest), true),
+        None => (rest, false),
+    };
+    let (authority, path) = match before.find('/') {
+        Some(i) => (
+            before.get(..i).unwrap_or(before),
+            before.get(i..).unwrap_or(""),
+        ),
+        None => (before, ""),
+    };
+    let host = match authority.rsplit_once('@') {
+        Some((_, h)) => format!("…@{h}"),
+        None => authority.to_string(),
+    };
+    format!(
+        "{scheme}://{host}{path}{}",
+        if secret_tail { "?…" } else { "" }
+    )
+}
+
+/// Creates the outbox folder `0700`, or tightens an existing one to it.
+fn ensure_dir(outbox: &Path) -> Result<(), OutboxError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(outbox)
+            .map_err(io_err(outbox))?;
+        let meta = std::fs::metadata(outbox).map_err(io_err(outbox))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(outbox, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_err(outbox))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(outbox).map_err(io_err(outbox))
+}
+
+/// Queues a record: writes it (and its URL) atomically into the outbox, both `0600`.
 pub fn enqueue(outbox: &Path, record_id: &str, url: &str, body: &[u8]) -> Result<(), OutboxError> {
-    std::fs::create_dir_all(outbox).map_err(io_err(outbox))?;
+    ensure_dir(outbox)?;
     let id = safe_id(record_id);
     let url_path = outbox.join(format!("{id}.url"));
-    crate::report::write_atomic(&url_path, url.as_bytes()).map_err(io_err(&url_path))?;
+    write_atomic_private(&url_path, url.as_bytes()).map_err(io_err(&url_path))?;
     let json_path = outbox.join(format!("{id}.json"));
-    crate::report::write_atomic(&json_path, body).map_err(io_err(&json_path))
+    write_atomic_private(&json_path, body).map_err(io_err(&json_path))
 }
+
+/// Largest URL file read back (a URL is a line; anything longer is not ours).
+const MAX_URL_BYTES: u64 = 16 * 1024;
 
 /// One pending record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,9 +160,28 @@ pub struct Pending {
     pub id: String,
     pub url: Option<String>,
     pub bytes: u64,
+    /// Why this entry cannot be sent (not a regular file, unreadable URL...), if so.
+    pub problem: Option<String>,
 }
 
-/// Records waiting in the outbox, sorted by id.
+fn read_url(path: &Path) -> Result<Option<String>, String> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("its URL file cannot be read: {e}")),
+        Ok(m) if !m.is_file() => return Err("its URL file is not a regular file".into()),
+        Ok(_) => {}
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_URL_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| format!("its URL file cannot be read: {e}"))?;
+    if text.len() as u64 > MAX_URL_BYTES {
+        return Err(format!("its URL file is over {MAX_URL_BYTES} bytes"));
+    }
+    Ok(Some(text))
+}
+
+/// Records waiting in the outbox, sorted by id. Entries that cannot be sent carry a `problem`.
 pub fn pending(outbox: &Path) -> Result<Vec<Pending>, OutboxError> {
     let rd = match std::fs::read_dir(outbox) {
         Ok(rd) => rd,
@@ -114,11 +196,24 @@ pub fn pending(outbox: &Path) -> Result<Vec<Pending>, OutboxError> {
             if id.starts_with('.') {
                 return None;
             }
-            let url = std::fs::read_to_string(outbox.join(format!("{id}.url"))).ok();
+            let meta = std::fs::symlink_metadata(e.path());
+            let mut problem = match &meta {
+                Ok(m) if m.is_file() => None,
+                Ok(_) => Some("not a regular file".to_string()),
+                Err(err) => Some(format!("cannot be read: {err}")),
+            };
+            let url = match read_url(&outbox.join(format!("{id}.url"))) {
+                Ok(u) => u,
+                Err(why) => {
+                    problem.get_or_insert(why);
+                    None
+                }
+            };
             Some(Pending {
-                bytes: e.metadata().map(|m| m.len()).unwrap_or(0),
+                bytes: meta.map(|m| m.len()).unwrap_or(0),
                 id,
                 url,
+                problem,
             })
         })
         .collect();
@@ -130,14 +225,17 @@ pub fn pending(outbox: &Path) -> Result<Vec<Pending>, OutboxError> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FlushResult {
     pub sent: usize,
+    /// (record id, why), the why free of URL secrets.
     pub failed: Vec<(String, String)>,
 }
 
-/// Sends every pending record; removes each one the endpoint acknowledged.
+/// Sends every pending record; removes each one the endpoint acknowledged. An entry that
+/// cannot be read is a failure of that entry only.
 pub fn flush(d: &Delivery) -> Result<FlushResult, OutboxError> {
     let mut result = FlushResult::default();
+    let sender = Sender::new(d);
     for p in pending(&d.outbox)? {
-        deliver(d, p, &mut result)?;
+        sender.deliver(p, &mut result);
     }
     Ok(result)
 }
@@ -147,106 +245,198 @@ pub fn flush_one(d: &Delivery, record_id: &str) -> Result<FlushResult, OutboxErr
     let mut result = FlushResult::default();
     let id = safe_id(record_id);
     if let Some(p) = pending(&d.outbox)?.into_iter().find(|p| p.id == id) {
-        deliver(d, p, &mut result)?;
+        Sender::new(d).deliver(p, &mut result);
     }
     Ok(result)
 }
 
-fn deliver(d: &Delivery, p: Pending, result: &mut FlushResult) -> Result<(), OutboxError> {
-    let Some(url) = p
-        .url
-        .clone()
-        .filter(|u| !u.is_empty())
-        .or_else(|| d.url.clone())
-    else {
-        result.failed.push((p.id, "no URL: give --post URL".into()));
-        return Ok(());
+/// A record file held under an exclusive lock while it is sent.
+struct Claim {
+    file: std::fs::File,
+}
+
+enum ClaimResult {
+    Claimed(Claim),
+    /// Another sender holds it, or it was sent and removed already.
+    Elsewhere,
+}
+
+fn claim(path: &Path) -> std::io::Result<ClaimResult> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ClaimResult::Elsewhere),
+        Err(e) => return Err(e),
     };
-    let path = d.outbox.join(format!("{}.json", p.id));
-    let body = match std::fs::read(&path) {
-        Ok(b) => b,
-        // Sent and removed by a concurrent flush.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err(&path)(e)),
-    };
-    let mut delay = d.backoff;
-    let mut last = String::new();
-    for attempt in 0..d.attempts.max(1) {
-        if attempt > 0 {
-            std::thread::sleep(delay);
-            delay = delay.saturating_mul(2).min(Duration::from_secs(30));
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(ClaimResult::Elsewhere),
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    // Locked: if the file was removed meanwhile (sent by the previous holder), it is done.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if file.metadata()?.nlink() == 0 {
+            return Ok(ClaimResult::Elsewhere);
         }
-        match post(&url, &p.id, d.token.as_deref(), &body, d.timeout) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&path);
-                let _ = std::fs::remove_file(d.outbox.join(format!("{}.url", p.id)));
-                result.sent += 1;
-                return Ok(());
+    }
+    Ok(ClaimResult::Claimed(Claim { file }))
+}
+
+struct Sender<'a> {
+    d: &'a Delivery,
+    agent: Result<ureq::Agent, String>,
+}
+
+impl<'a> Sender<'a> {
+    fn new(d: &'a Delivery) -> Self {
+        Self {
+            d,
+            agent: agent(d.timeout),
+        }
+    }
+
+    fn deliver(&self, p: Pending, result: &mut FlushResult) {
+        if let Some(why) = p.problem {
+            result.failed.push((p.id, why));
+            return;
+        }
+        let Some(url) = p
+            .url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.d.url.clone())
+        else {
+            result.failed.push((p.id, "no URL: give --post URL".into()));
+            return;
+        };
+        let path = self.d.outbox.join(format!("{}.json", p.id));
+        let mut claim = match claim(&path) {
+            Ok(ClaimResult::Claimed(c)) => c,
+            Ok(ClaimResult::Elsewhere) => return,
+            Err(e) => {
+                result.failed.push((p.id, format!("cannot be read: {e}")));
+                return;
             }
-            Err(e) => last = e.to_string(),
+        };
+        let mut body = Vec::new();
+        if let Err(e) = claim.file.read_to_end(&mut body) {
+            result.failed.push((p.id, format!("cannot be read: {e}")));
+            return;
         }
+        let mut delay = self.d.backoff;
+        let mut last = String::new();
+        for attempt in 0..self.d.attempts.max(1) {
+            if attempt > 0 {
+                std::thread::sleep(delay);
+                delay = delay.saturating_mul(2).min(Duration::from_secs(30));
+            }
+            match self.post(&url, &p.id, &body) {
+                Ok(()) => {
+                    // Removed while still locked, so no other sender can take it again.
+                    let _ = std::fs::remove_file(self.d.outbox.join(format!("{}.url", p.id)));
+                    let _ = std::fs::remove_file(&path);
+                    drop(claim);
+                    result.sent += 1;
+                    return;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        result.failed.push((p.id, last));
     }
-    result.failed.push((p.id, last));
-    Ok(())
-}
 
-struct Url {
-    tls: bool,
-    host: String,
-    port: u16,
-    path: String,
-}
-
-fn parse_url(url: &str) -> Result<Url, OutboxError> {
-    let bad = || OutboxError::BadUrl(url.to_string());
-    let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
-        (false, r)
-    } else if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else {
-        return Err(bad());
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (
-            rest.get(..i).ok_or_else(bad)?,
-            rest.get(i..).ok_or_else(bad)?,
-        ),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() || authority.contains('@') {
-        return Err(bad());
+    fn post(&self, url: &str, record_id: &str, body: &[u8]) -> Result<(), OutboxError> {
+        post_with(
+            self.agent.as_ref(),
+            url,
+            record_id,
+            self.d.token.as_deref(),
+            body,
+        )
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
-            h.trim_matches(['[', ']']).to_string(),
-            p.parse().map_err(|_| bad())?,
-        ),
-        _ => (authority.to_string(), if tls { 443 } else { 80 }),
-    };
-    Ok(Url {
-        tls,
-        host,
-        port,
-        path: path.to_string(),
-    })
 }
 
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
+/// System root certificates (`rustls-native-certs`, which honours `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR`).
+fn root_certs() -> Result<ureq::tls::RootCerts, String> {
     let found = rustls_native_certs::load_native_certs();
-    for cert in found.certs {
-        let _ = roots.add(cert);
-    }
-    if roots.is_empty() {
+    let certs: Vec<ureq::tls::Certificate<'static>> = found
+        .certs
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    if certs.is_empty() {
         return Err("no system root certificates found".into());
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(ureq::tls::RootCerts::Specific(Arc::new(certs)))
+}
+
+fn agent(timeout: Duration) -> Result<ureq::Agent, String> {
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(root_certs()?)
+        .build();
+    Ok(ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(format!("appsweep/{}", env!("CARGO_PKG_VERSION")))
+        .tls_config(tls)
+        .build()
+        .into())
+}
+
+fn check_url(url: &str) -> Result<(), OutboxError> {
+    let ok = ["http://", "https://"].iter().any(|s| {
+        url.strip_prefix(s)
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['/', '?', '#']))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(OutboxError::BadUrl(redact_url(url)))
+    }
+}
+
+fn post_with(
+    agent: Result<&ureq::Agent, &String>,
+    url: &str,
+    record_id: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> Result<(), OutboxError> {
+    check_url(url)?;
+    let shown = redact_url(url);
+    let agent = agent.map_err(|e| OutboxError::Send {
+        url: shown.clone(),
+        message: e.clone(),
+    })?;
+    let mut req = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", record_id);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    match req.send(body) {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            if (200..300).contains(&status) {
+                Ok(())
+            } else {
+                Err(OutboxError::Status { url: shown, status })
+            }
+        }
+        Err(e) => {
+            // ureq's messages may quote the URL: show it only redacted.
+            let message = e.to_string().replace(url, &shown);
+            Err(OutboxError::Send {
+                url: shown,
+                message,
+            })
+        }
+    }
 }
 
 /// One `POST` of a record; `Ok` only for a 2xx answer.
@@ -257,118 +447,90 @@ pub fn post(
     body: &[u8],
     timeout: Duration,
 ) -> Result<(), OutboxError> {
-    let u = parse_url(url)?;
-    let send_err = |message: String| OutboxError::Send {
-        url: url.to_string(),
-        message,
-    };
-    let addr = (u.host.as_str(), u.port)
-        .to_socket_addrs()
-        .map_err(|e| send_err(format!("cannot resolve {}: {e}", u.host)))?
-        .next()
-        .ok_or_else(|| send_err(format!("no address for {}", u.host)))?;
-    let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(|e| send_err(e.to_string()))?;
-    tcp.set_read_timeout(Some(timeout))
-        .map_err(|e| send_err(e.to_string()))?;
-    tcp.set_write_timeout(Some(timeout))
-        .map_err(|e| send_err(e.to_string()))?;
-    let host_header = if (u.tls && u.port == 443) || (!u.tls && u.port == 80) {
-        u.host.clone()
-    } else {
-        format!("{}:{}", u.host, u.port)
-    };
-    let mut head = format!(
-        "POST {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: appsweep/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nIdempotency-Key: {record_id}\r\nConnection: close\r\n",
-        u.path,
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
-    if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    head.push_str("\r\n");
-    let status = if u.tls {
-        let config = tls_config().map_err(send_err)?;
-        let name = rustls::pki_types::ServerName::try_from(u.host.clone())
-            .map_err(|e| send_err(format!("bad TLS server name: {e}")))?;
-        let conn =
-            rustls::ClientConnection::new(config, name).map_err(|e| send_err(e.to_string()))?;
-        let mut stream = rustls::StreamOwned::new(conn, tcp);
-        exchange(&mut stream, head.as_bytes(), body).map_err(|e| send_err(e.to_string()))?
-    } else {
-        let mut stream = tcp;
-        exchange(&mut stream, head.as_bytes(), body).map_err(|e| send_err(e.to_string()))?
-    };
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(OutboxError::Status {
-            url: url.to_string(),
-            status,
-        })
-    }
-}
-
-fn exchange<S: Read + Write>(stream: &mut S, head: &[u8], body: &[u8]) -> std::io::Result<u16> {
-    stream.write_all(head)?;
-    stream.write_all(body)?;
-    stream.flush()?;
-    let mut line = String::new();
-    BufReader::new(stream.take(8192)).read_line(&mut line)?;
-    // "HTTP/1.1 204 No Content"
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("not an HTTP status line: {line:?}"),
-            )
-        })
+    let agent = agent(timeout);
+    post_with(agent.as_ref(), url, record_id, token, body)
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     #[test]
-    fn urls() {
-        let u = parse_url("http://127.0.0.1:8080/hook?x=1").unwrap();
-        assert_eq!(
-            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
-            (false, "127.0.0.1", 8080, "/hook?x=1")
-        );
-        let u = parse_url("https://tickets.example.org").unwrap();
-        assert_eq!((u.tls, u.port, u.path.as_str()), (true, 443, "/"));
-        for bad in [
-            "ftp://x",
-            "http://",
-            "http://user@host/",
-            "http://h:notaport/",
+    fn urls_are_checked_and_redacted() {
+        for good in [
+            "http://127.0.0.1:8080/hook?x=1",
+            "https://tickets.example.org",
         ] {
-            assert!(parse_url(bad).is_err(), "{bad}");
+            assert!(check_url(good).is_ok(), "{good}");
         }
+        for bad in ["ftp://x", "http://", "https:///x", "tickets.example.org"] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            redact_url("https://user:pass@h.example:8443/a/b?token=s3cret#f"),
+            "https://…@h.example:8443/a/b?…"
+        );
+        assert_eq!(redact_url("http://h/x"), "http://h/x");
+        assert_eq!(redact_url("no scheme"), "…");
     }
 
     #[test]
     fn enqueue_and_pending_round_trip() {
         let d = tempfile::tempdir().unwrap();
-        enqueue(d.path(), "abc123", "http://127.0.0.1:9/x", b"{}").unwrap();
-        let p = pending(d.path()).unwrap();
+        let outbox = d.path().join("outbox");
+        enqueue(&outbox, "abc123", "http://127.0.0.1:9/x", b"{}").unwrap();
+        let p = pending(&outbox).unwrap();
         assert_eq!(
             p,
             vec![Pending {
                 id: "abc123".into(),
                 url: Some("http://127.0.0.1:9/x".into()),
-                bytes: 2
+                bytes: 2,
+                problem: None,
             }]
         );
         assert!(pending(&d.path().join("missing")).unwrap().is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&outbox), 0o700);
+            assert_eq!(mode(&outbox.join("abc123.json")), 0o600);
+            assert_eq!(mode(&outbox.join("abc123.url")), 0o600);
+        }
+    }
+
+    #[test]
+    fn an_unreadable_entry_is_reported_and_the_others_still_go() {
+        let d = tempfile::tempdir().unwrap();
+        enqueue(d.path(), "good", "http://127.0.0.1:9/x", b"{}").unwrap();
+        std::fs::create_dir(d.path().join("dir.json")).unwrap();
+        std::fs::write(d.path().join("nourl.json"), b"{}").unwrap();
+        let p = pending(d.path()).unwrap();
+        let ids: Vec<(&str, bool)> = p
+            .iter()
+            .map(|p| (p.id.as_str(), p.problem.is_some()))
+            .collect();
+        assert_eq!(ids, vec![("dir", true), ("good", false), ("nourl", false)]);
+    }
+
+    #[test]
+    fn a_claimed_record_is_not_claimed_twice_and_a_sent_one_is_gone() {
+        let d = tempfile::tempdir().unwrap();
+        enqueue(d.path(), "r1", "http://127.0.0.1:9/x", b"{}").unwrap();
+        let path = d.path().join("r1.json");
+        let first = match claim(&path).unwrap() {
+            ClaimResult::Claimed(c) => c,
+            ClaimResult::Elsewhere => panic!("first claim must succeed"),
+        };
+        // A second sender opened the file before the first removed it.
+        let early = std::fs::File::open(&path).unwrap();
+        assert!(matches!(claim(&path).unwrap(), ClaimResult::Elsewhere));
+        std::fs::remove_file(&path).unwrap();
+        drop(first);
+        early.try_lock().unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(early.metadata().unwrap().nlink(), 0);
+        assert!(matches!(claim(&path).unwrap(), ClaimResult::Elsewhere));
     }
 }

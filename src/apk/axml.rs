@@ -533,12 +533,6 @@ pub fn parse_manifest(data: &[u8]) -> Result<Manifest, AxmlError> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     /// A tiny AXML writer for tests.

@@ -81,12 +81,6 @@ pub(crate) fn u64_at(buf: &[u8], off: usize) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     #[test]

@@ -177,12 +177,6 @@ pub fn certificates(der: &[u8]) -> Result<Vec<&[u8]>, Pkcs7Error> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {

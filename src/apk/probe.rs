@@ -720,12 +720,6 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use crate::apk::axml::tests::sample_manifest;
     use crate::apk::pkcs7::tests::{fake_cert, signed_data};

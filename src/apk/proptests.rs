@@ -1,12 +1,6 @@
 //! Property tests: the APK probe and each parser return a value or an error, never panic, on
 //! arbitrary bytes and on mutations of real inputs (an APK built in memory and the third-party
 //! fixtures when they are present).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

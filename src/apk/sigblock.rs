@@ -212,12 +212,6 @@ fn parse_lineage(value: &[u8], certs: &mut Vec<BlockCert>) -> Result<(), &'stati
 
 #[cfg(test)]
 pub(crate) mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     pub(crate) fn lp(b: &[u8]) -> Vec<u8> {

@@ -80,7 +80,18 @@ impl FileSource {
             source,
         };
         let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        Self::from_file(path, file)
+    }
+
+    /// Reads an already opened file (`path` is for messages).
+    pub fn from_file(path: &Path, file: File) -> Result<Self, SourceError> {
+        let len = file
+            .metadata()
+            .map_err(|source| SourceError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
         Ok(Self {
             path: path.to_path_buf(),
             file,

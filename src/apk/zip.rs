@@ -400,12 +400,6 @@ fn inflate_raw(mut input: &[u8], limit: usize) -> (Vec<u8>, miniz_oxide::inflate
 
 #[cfg(test)]
 pub(crate) mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     /// A minimal in-memory zip writer for tests: stored or deflated entries, optional junk

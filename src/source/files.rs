@@ -100,7 +100,7 @@ fn walk(root: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
 
 /// SHA-256 of a whole file, lowercase hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = crate::input::open_regular(path, "file").map_err(std::io::Error::other)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 128 << 10];
     loop {
@@ -110,18 +110,20 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         h.update(buf.get(..n).unwrap_or_default());
     }
-    Ok(crate::signatures::hex(&h.finalize()))
+    Ok(crate::hex::encode(&h.finalize()))
 }
 
-fn sniff(path: &Path) -> Option<Artifact> {
+fn sniff(path: &Path, file: &std::fs::File) -> Artifact {
     if let Some(a) = artifact_by_name(path) {
-        return Some(a);
+        return a;
     }
     // An explicit file without a known extension: an IPA has a Payload/ folder, else try APK.
-    let f = std::fs::File::open(path).ok()?;
+    let Ok(f) = file.try_clone() else {
+        return Artifact::Apk;
+    };
     match zip::ZipArchive::new(f) {
-        Ok(z) if z.file_names().any(|n| n.starts_with("Payload/")) => Some(Artifact::Ipa),
-        _ => Some(Artifact::Apk),
+        Ok(z) if z.file_names().any(|n| n.starts_with("Payload/")) => Artifact::Ipa,
+        _ => Artifact::Apk,
     }
 }
 
@@ -135,15 +137,25 @@ pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<(AppRecord, u64), 
     let mut bytes_read = 0u64;
     let shown = path.display().to_string();
     let problem = |msg: String| Problem::new(format!("file {shown}"), msg);
-    let mut app = match sniff(path) {
-        Some(Artifact::Ipa) => {
-            let f = std::fs::File::open(path).map_err(|e| problem(format!("cannot open: {e}")))?;
+    // Only regular files: a FIFO named `x.apk` would block the open forever.
+    let file = crate::input::open_regular(path, "file").map_err(|e| problem(e.to_string()))?;
+    let mut app = match sniff(path, &file) {
+        Artifact::Ipa => {
+            use std::io::Seek as _;
+            let mut f = file;
+            f.rewind()
+                .map_err(|e| problem(format!("cannot read: {e}")))?;
             let info = ipa::analyze(std::io::BufReader::new(f))
                 .map_err(|e| problem(format!("unreadable IPA: {e}")))?;
             let id = info
                 .bundle_id
                 .clone()
-                .ok_or_else(|| problem("IPA without a bundle id".into()))?;
+                .filter(|id| !id.trim().is_empty())
+                .ok_or_else(|| {
+                    problem(
+                        "IPA without a bundle id (CFBundleIdentifier is missing or empty)".into(),
+                    )
+                })?;
             let mut app = AppRecord::new(id);
             app.name = info.store_name.or(info.name);
             app.version = info.version;
@@ -155,8 +167,8 @@ pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<(AppRecord, u64), 
             app.add_seen_in("ipa");
             app
         }
-        _ => {
-            let src = FileSource::open(path).map_err(|e| problem(e.to_string()))?;
+        Artifact::Apk => {
+            let src = FileSource::from_file(path, file).map_err(|e| problem(e.to_string()))?;
             let info = apk::analyze(&src).map_err(|e| problem(format!("unreadable APK: {e}")))?;
             bytes_read += info.bytes_read;
             let id = info
@@ -208,7 +220,11 @@ pub fn scan(paths: &[PathBuf], opts: &FilesOptions, emit: super::Emit<'_>) {
         let mut files = Vec::new();
         walk(root, &mut files, &mut inv.problems);
         if files.is_empty() && inv.problems.is_empty() {
-            inv.notes.push("no .apk or .ipa file found".into());
+            // Nothing was scanned: that is not a clean result.
+            inv.problems.push(Problem::new(
+                format!("path {}", root.display()),
+                "no .apk or .ipa file found: nothing was scanned",
+            ));
         }
         jobs.extend(files.into_iter().map(|f| (i, f)));
         inventories.push(inv);

@@ -224,12 +224,6 @@ pub fn encode_record(out: &mut Vec<u8>, r: &Record<'_>) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use proptest::prelude::*;
 

@@ -619,12 +619,6 @@ pub fn parse_status_plist(bytes: &[u8]) -> Result<StatusPlist, PlistError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use proptest::prelude::*;
 

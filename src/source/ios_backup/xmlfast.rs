@@ -311,12 +311,6 @@ pub fn parse(bytes: &[u8], skip_data_keys: &[&str]) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use proptest::prelude::*;
 

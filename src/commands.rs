@@ -1,0 +1,167 @@
+//! One function per command. Each resolves its configuration ([`crate::config`]), runs a source
+//! through the [`crate::pipeline`] or renders a listing ([`crate::report::listing`]), and returns
+//! the exit outcome.
+
+use crate::cli::{
+    AdbScanArgs, BackupArgs, Cli, Command, DevicesArgs, FilesArgs, OutboxCommand, ScanTarget,
+    SigCommand, WatchArgs,
+};
+use crate::config::{self, ScanConfig};
+use crate::exit::Outcome;
+use crate::outbox;
+use crate::pipeline;
+use crate::report::{listing, Format, Style};
+use crate::signatures::SignatureSet;
+use crate::source::{adb, files, ios_backup};
+use anyhow::{bail, Context as _, Result};
+use clap::CommandFactory;
+use std::io::Write;
+use std::path::Path;
+
+/// Runs the command the user asked for; `Err` is a usage or configuration error (exit 2).
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let style = config::style(cli.color);
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Devices(a) => devices(a),
+        Command::Signatures {
+            command,
+            signatures,
+        } => signatures_cmd(command, signatures.as_deref()),
+        Command::Outbox { command } => outbox_cmd(command),
+        Command::Watch(a) => watch(a, style, quiet),
+        Command::Scan { target } => match target {
+            ScanTarget::Files(a) => scan_files(a, style, quiet),
+            ScanTarget::Backup(a) => scan_backup(a, style, quiet),
+            ScanTarget::Adb(a) => scan_adb(a, style, quiet),
+        },
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "appsweep", &mut std::io::stdout().lock());
+            Ok(Outcome::Clean)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
+            Ok(Outcome::Clean)
+        }
+    }
+}
+
+fn stdout() -> Box<dyn Write + Send> {
+    Box::new(std::io::stdout())
+}
+
+fn adb_options(server: Option<String>, no_cache: bool, hash: files::HashMode) -> adb::AdbOptions {
+    adb::AdbOptions {
+        server,
+        hash_all: hash == files::HashMode::All,
+        cache_dir: config::cache_dir(no_cache),
+        ..adb::AdbOptions::default()
+    }
+}
+
+/// `scan files`.
+fn scan_files(a: FilesArgs, style: Style, quiet: bool) -> Result<Outcome> {
+    let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
+    let opts = files::FilesOptions {
+        hash: a.scan.hash,
+        progress: !quiet,
+    };
+    pipeline::run(&cfg, stdout(), |emit| {
+        files::scan(&a.paths, &opts, emit);
+        Ok(())
+    })
+}
+
+/// `scan backup`.
+fn scan_backup(a: BackupArgs, style: Style, quiet: bool) -> Result<Outcome> {
+    let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
+    let opts = ios_backup::BackupOptions {
+        password: config::backup_password(a.password_file.as_deref())?,
+        include_personal_data: a.include_personal_data,
+        progress: !quiet,
+    };
+    pipeline::run(&cfg, stdout(), |emit| {
+        ios_backup::scan(&a.paths, &opts, emit).context("scanning backups")
+    })
+}
+
+/// `scan adb`.
+fn scan_adb(a: AdbScanArgs, style: Style, quiet: bool) -> Result<Outcome> {
+    let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
+    let opts = adb::AdbOptions {
+        serials: a.serial,
+        ..adb_options(a.adb.adb_server, a.cache.no_cache, a.scan.hash)
+    };
+    pipeline::run(&cfg, stdout(), |emit| {
+        adb::scan(&opts, emit).context("scanning over adb")
+    })
+}
+
+/// `watch`: records are shown as each phone finishes (human on a terminal, else JSON lines)
+/// and posted as soon as they are queued.
+fn watch(a: WatchArgs, style: Style, quiet: bool) -> Result<Outcome> {
+    let mut cfg = ScanConfig::new(&a.scan, style, quiet, Format::Jsonl)?;
+    cfg.post_each = true;
+    let opts = adb_options(a.adb.adb_server, a.cache.no_cache, a.scan.hash);
+    let poll = std::time::Duration::from_millis(a.poll_ms.max(50));
+    pipeline::run(&cfg, stdout(), |emit| {
+        crate::watch::run(&opts, poll, emit);
+        Ok(())
+    })
+}
+
+/// `outbox list|flush`.
+fn outbox_cmd(command: OutboxCommand) -> Result<Outcome> {
+    let (OutboxCommand::List(post) | OutboxCommand::Flush(post)) = &command;
+    let d = config::delivery(post)?;
+    match command {
+        OutboxCommand::List(_) => {
+            let pending = outbox::pending(&d.outbox)?;
+            listing::outbox(&mut std::io::stdout().lock(), &pending)?;
+            Ok(Outcome::Clean)
+        }
+        OutboxCommand::Flush(_) => {
+            let r = outbox::flush(&d)?;
+            pipeline::report_flush(&r, &d);
+            Ok(if r.failed.is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Incomplete
+            })
+        }
+    }
+}
+
+/// `devices`: exit 3 when a device is not in the `device` state.
+fn devices(a: DevicesArgs) -> Result<Outcome> {
+    let opts = adb::AdbOptions {
+        server: a.adb.adb_server,
+        ..adb::AdbOptions::default()
+    };
+    let list = adb::list_devices(&opts).context("listing devices")?;
+    let format = config::format(a.format, Format::Human, Format::Json);
+    listing::devices(&mut std::io::stdout().lock(), &list, format)?;
+    Ok(if list.iter().any(|d| d.state != "device") {
+        Outcome::Incomplete
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// `signatures list|check|show`.
+fn signatures_cmd(command: Option<SigCommand>, dir: Option<&Path>) -> Result<Outcome> {
+    let set = SignatureSet::load(dir).context("loading signatures")?;
+    let mut out = std::io::stdout().lock();
+    match command.unwrap_or(SigCommand::List) {
+        SigCommand::List => listing::signature_list(&mut out, &set)?,
+        SigCommand::Check => listing::signature_check(&mut out, &set)?,
+        SigCommand::Show { id } => {
+            let Some(sig) = set.get(&id) else {
+                bail!("no signature with id {id:?} (see `appsweep signatures list`)");
+            };
+            listing::signature_show(&mut out, sig)?;
+        }
+    }
+    Ok(Outcome::Clean)
+}

@@ -1,0 +1,207 @@
+//! The scan pipeline, once per device as its inventory arrives: match, hash what was flagged,
+//! build the record, queue it for the webhook, write its `--out-dir` file, render it.
+//!
+//! A write that fails for one record (a full disk, a read-only `--out-dir` or outbox) becomes a
+//! problem in that record and an error on stderr: the report still comes out, the other records
+//! still go, and a violation still wins the exit code. The exit outcome is merged here, from the
+//! records' statuses, not by the writer.
+
+use crate::config::ScanConfig;
+use crate::engine::{self, Finding};
+use crate::exit::Outcome;
+use crate::model::{Inventory, Problem, SourceKind};
+use crate::outbox::{self, Delivery, FlushResult};
+use crate::report::{self, Context, DeviceReport, Format, Sink};
+use crate::source::{files, Emit};
+use anyhow::{Context as _, Result};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::Mutex;
+
+/// `--hash flagged` hashes a flagged file only up to this size; above it the record says so
+/// (`--hash all` hashes everything).
+pub const FLAGGED_HASH_MAX: u64 = 2 << 30;
+
+/// Adds the file SHA-256 of local files that have a finding. Returns whether any was added.
+fn hash_flagged(inv: &mut Inventory, findings: &[Finding]) -> bool {
+    let flagged: BTreeSet<&str> = findings
+        .iter()
+        .filter_map(|f| f.app.path.as_deref())
+        .collect();
+    let mut changed = false;
+    for app in inv.apps.iter_mut().filter(|a| a.file_sha256.is_none()) {
+        let Some(p) = app.path.as_deref().filter(|p| flagged.contains(p)) else {
+            continue;
+        };
+        let path = std::path::Path::new(p);
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if size > FLAGGED_HASH_MAX {
+            inv.notes.push(format!(
+                "file {p}: SHA-256 not computed: {size} bytes is over the {FLAGGED_HASH_MAX}-byte \
+                 limit of --hash flagged (use --hash all)"
+            ));
+            continue;
+        }
+        match files::sha256_file(path) {
+            Ok(h) => {
+                app.file_sha256 = Some(h);
+                changed = true;
+            }
+            Err(e) => inv.problems.push(Problem::new(
+                format!("file {p}"),
+                format!("cannot hash: {e}"),
+            )),
+        }
+    }
+    changed
+}
+
+/// Says on stderr what a flush did and what stays queued.
+pub fn report_flush(r: &FlushResult, d: &Delivery) {
+    if r.sent > 0 {
+        eprintln!("appsweep: {} record(s) delivered", r.sent);
+    }
+    for (id, why) in &r.failed {
+        eprintln!(
+            "appsweep: record {} not delivered ({}); it stays in {} for `appsweep outbox flush`",
+            report::sanitize(id),
+            report::sanitize(why),
+            d.outbox.display()
+        );
+    }
+}
+
+/// Shared state of one run, fed from the sources' worker threads.
+struct Run<'a> {
+    cfg: &'a ScanConfig,
+    ctx: Context,
+    sink: Mutex<Sink>,
+    outcome: Mutex<Outcome>,
+    /// The first error writing to the report's destination (stdout or `--output` buffer).
+    render_error: Mutex<Option<std::io::Error>>,
+}
+
+impl Run<'_> {
+    fn record(&self, mut inv: Inventory) -> DeviceReport {
+        let (set, policy) = (&self.cfg.set, &self.cfg.policy);
+        let mut findings = engine::evaluate(&inv, set, policy);
+        if self.cfg.hash == files::HashMode::Flagged
+            && inv.device.source == SourceKind::Files
+            && hash_flagged(&mut inv, &findings)
+        {
+            findings = engine::evaluate(&inv, set, policy);
+        }
+        DeviceReport::build(&self.ctx, inv, findings)
+    }
+
+    /// Queues the record for the webhook; `Err` says why it could not be.
+    fn enqueue(&self, d: &Delivery, r: &DeviceReport) -> Result<(), String> {
+        let body = serde_json::to_vec(r).map_err(|e| e.to_string())?;
+        let url = d.url.clone().unwrap_or_default();
+        outbox::enqueue(&d.outbox, &r.record_id, &url, &body).map_err(|e| e.to_string())
+    }
+
+    fn device(&self, inv: Inventory) {
+        let mut r = self.record(inv);
+        let mut queued = false;
+        if let Some(d) = &self.cfg.delivery {
+            match self.enqueue(d, &r) {
+                Ok(()) => queued = true,
+                Err(e) => {
+                    eprintln!("appsweep: {}: not queued for --post: {e}", r.device.id);
+                    r.add_problem(Problem::new(
+                        "outbox",
+                        format!("the record could not be queued for --post: {e}"),
+                    ));
+                }
+            }
+        }
+        if let Ok(mut sink) = self.sink.lock() {
+            if let Err(e) = sink.store(&r) {
+                eprintln!("appsweep: {}: --out-dir file not written: {e}", r.device.id);
+                r.add_problem(Problem::new(
+                    "out-dir",
+                    format!("the record file could not be written: {e}"),
+                ));
+            }
+        }
+        if let Ok(mut o) = self.outcome.lock() {
+            *o = o.merge(r.status.outcome());
+        }
+        if queued && self.cfg.post_each {
+            if let Some(d) = &self.cfg.delivery {
+                match outbox::flush_one(d, &r.record_id) {
+                    Ok(res) => report_flush(&res, d),
+                    Err(e) => eprintln!("appsweep: {e}"),
+                }
+            }
+        }
+        if let Ok(mut sink) = self.sink.lock() {
+            if let Err(e) = sink.device(&r) {
+                if let Ok(mut slot) = self.render_error.lock() {
+                    slot.get_or_insert(e);
+                }
+            }
+        }
+    }
+}
+
+/// Runs a source, matching and rendering each inventory as it arrives; `writer` receives the
+/// report unless `--output` is given. Returns the merged outcome of the records.
+pub fn run(
+    cfg: &ScanConfig,
+    writer: Box<dyn Write + Send>,
+    source: impl FnOnce(Emit<'_>) -> Result<()>,
+) -> Result<Outcome> {
+    let sink = Sink::new(
+        cfg.format,
+        cfg.style,
+        cfg.output.clone(),
+        cfg.out_dir.clone(),
+        cfg.quiet,
+        writer,
+    )
+    .context("opening the output")?;
+    let run = Run {
+        cfg,
+        ctx: Context::new(&cfg.set, &cfg.policy, report::now_rfc3339()),
+        sink: Mutex::new(sink),
+        outcome: Mutex::new(Outcome::Clean),
+        render_error: Mutex::new(None),
+    };
+    let emit = |inv: Inventory| run.device(inv);
+    let scanned = source(&emit);
+    let Run {
+        sink,
+        outcome,
+        render_error,
+        ..
+    } = run;
+    if let Some(e) = render_error.into_inner().ok().flatten() {
+        return Err(anyhow::Error::new(e).context("writing the report"));
+    }
+    let sink = sink
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("report writer poisoned"))?;
+    if scanned.is_err() && sink.devices() == 0 {
+        // The source failed before any device: an error, and no empty report.
+        return scanned.map(|()| Outcome::Usage);
+    }
+    let summary = sink.finish().context("writing the report")?;
+    // Records already queued go out even when the source failed part-way.
+    if let Some(d) = cfg.delivery.as_ref().filter(|_| !cfg.post_each) {
+        match outbox::flush(d) {
+            Ok(r) => report_flush(&r, d),
+            Err(e) => eprintln!("appsweep: {e}; queued records stay for `appsweep outbox flush`"),
+        }
+    }
+    scanned?;
+    if summary.devices == 0 {
+        eprintln!("appsweep: nothing was scanned: no device, backup or file found");
+        return Ok(Outcome::Incomplete);
+    }
+    if !cfg.quiet && (cfg.format != Format::Human || cfg.output.is_some()) {
+        eprintln!("appsweep: {}", summary.line());
+    }
+    Ok(outcome.into_inner().unwrap_or(Outcome::Incomplete))
+}

@@ -1,0 +1,154 @@
+//! Field mode: follows attach and detach by polling the adb server (which also covers what the
+//! server's track-devices stream never says: that the last phone left). A phone is scanned once
+//! each time it reaches the `device` state; it is scanned again only after it was detached (or
+//! went offline) and came back. Unauthorized phones get the instructions once per attach. Ends
+//! on Ctrl-C, after the scans under way finish.
+
+use crate::report::sanitize;
+use crate::source::{adb, Emit};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to do about each device in a new listing, given what was done this attach.
+#[derive(Debug, PartialEq, Eq)]
+enum Action {
+    Scan(String),
+    Hint(String, String),
+}
+
+/// Updates `acted` (serial → state last acted on) from a listing and says what to do now.
+fn plan(acted: &mut BTreeMap<String, String>, list: &[adb::DeviceEntry]) -> Vec<Action> {
+    let present: BTreeMap<&str, &str> = list
+        .iter()
+        .map(|d| (d.serial.as_str(), d.state.as_str()))
+        .collect();
+    acted.retain(|serial, state| present.get(serial.as_str()) == Some(&state.as_str()));
+    let mut actions = Vec::new();
+    for d in list {
+        if acted.get(&d.serial) == Some(&d.state) {
+            continue;
+        }
+        match d.state.as_str() {
+            "device" => {
+                acted.insert(d.serial.clone(), d.state.clone());
+                actions.push(Action::Scan(d.serial.clone()));
+            }
+            "unauthorized" => {
+                acted.insert(d.serial.clone(), d.state.clone());
+                let hint = d
+                    .hint
+                    .clone()
+                    .unwrap_or_else(|| "unlock it and accept the USB debugging prompt".into());
+                actions.push(Action::Hint(d.serial.clone(), hint));
+            }
+            _ => {}
+        }
+    }
+    actions
+}
+
+/// Watches until Ctrl-C, scanning each phone once per attach into `emit`.
+pub fn run(opts: &adb::AdbOptions, poll: Duration, emit: Emit<'_>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
+        eprintln!("appsweep: cannot catch Ctrl-C ({e}); stop with a signal");
+    }
+    eprintln!("appsweep: watching for phones (Ctrl-C to stop)");
+    let mut acted: BTreeMap<String, String> = BTreeMap::new();
+    let mut last_error: Option<String> = None;
+    std::thread::scope(|scope| {
+        let mut running: Vec<std::thread::ScopedJoinHandle<'_, ()>> = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            match adb::list_devices(opts) {
+                Ok(list) => {
+                    last_error = None;
+                    for action in plan(&mut acted, &list) {
+                        match action {
+                            Action::Scan(serial) => {
+                                let one = adb::AdbOptions {
+                                    serials: vec![serial],
+                                    ..opts.clone()
+                                };
+                                running.push(scope.spawn(move || {
+                                    if let Err(e) = adb::scan(&one, emit) {
+                                        let who = one.serials.join(",");
+                                        eprintln!("appsweep: {}: {e}", sanitize(&who));
+                                    }
+                                }));
+                            }
+                            Action::Hint(serial, hint) => eprintln!(
+                                "appsweep: {} is unauthorized: {}",
+                                sanitize(&serial),
+                                sanitize(&hint)
+                            ),
+                        }
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    if last_error.as_deref() != Some(msg.as_str()) {
+                        eprintln!("appsweep: {msg}; retrying");
+                        last_error = Some(msg);
+                    }
+                }
+            }
+            // Reap finished scans so threads stay bounded over hours.
+            let (done, still): (Vec<_>, Vec<_>) =
+                running.into_iter().partition(|h| h.is_finished());
+            for h in done {
+                let _ = h.join();
+            }
+            running = still;
+            let until = Instant::now() + poll;
+            while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        eprintln!(
+            "appsweep: stopping; waiting for {} scan(s) under way",
+            running.len()
+        );
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(serial: &str, state: &str) -> adb::DeviceEntry {
+        adb::DeviceEntry {
+            serial: serial.into(),
+            state: state.into(),
+            model: None,
+            product: None,
+            transport: None,
+            hint: adb::state_hint(state),
+        }
+    }
+
+    #[test]
+    fn each_attach_is_scanned_once_and_a_replug_again() {
+        let mut acted = BTreeMap::new();
+        let a = [entry("A", "device")];
+        assert_eq!(plan(&mut acted, &a), [Action::Scan("A".into())]);
+        assert!(plan(&mut acted, &a).is_empty());
+        assert!(plan(&mut acted, &[]).is_empty());
+        assert_eq!(plan(&mut acted, &a), [Action::Scan("A".into())]);
+    }
+
+    #[test]
+    fn an_unauthorized_phone_gets_one_hint_then_a_scan_once_allowed() {
+        let mut acted = BTreeMap::new();
+        let u = [entry("B", "unauthorized")];
+        assert!(matches!(plan(&mut acted, &u).as_slice(), [Action::Hint(s, _)] if s == "B"));
+        assert!(plan(&mut acted, &u).is_empty());
+        assert_eq!(
+            plan(&mut acted, &[entry("B", "device")]),
+            [Action::Scan("B".into())]
+        );
+        assert!(plan(&mut acted, &[entry("C", "offline")]).is_empty());
+    }
+}
