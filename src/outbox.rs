@@ -43,9 +43,29 @@ pub enum OutboxError {
     #[error("bad URL {0:?}: expected http://host[:port]/path or https://...")]
     BadUrl(String),
     #[error("POST {url}: {message}")]
-    Send { url: String, message: String },
+    Send {
+        url: String,
+        message: String,
+        /// The endpoint's certificate was refused.
+        untrusted: bool,
+    },
     #[error("POST {url}: the endpoint answered {status}")]
     Status { url: String, status: u16 },
+}
+
+impl OutboxError {
+    /// Whether another attempt in this run may succeed. A bad URL, an untrusted certificate or a
+    /// client error (4xx but 408 and 429) will not: the record stays for a later flush.
+    fn worth_retrying(&self) -> bool {
+        match self {
+            OutboxError::BadUrl(_) => false,
+            OutboxError::Status { status, .. } => {
+                !(400..500).contains(status) || matches!(status, 408 | 429)
+            }
+            OutboxError::Send { untrusted, .. } => !untrusted,
+            OutboxError::Io { .. } => true,
+        }
+    }
 }
 
 /// Where and how records are delivered.
@@ -105,7 +125,10 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "…".to_string();
     };
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     {
         return "…".to_string();
     }
@@ -131,7 +154,10 @@ fn is_plain_host_port(s: &str) -> bool {
         let Some((inside, after)) = v6.split_once(']') else {
             return false;
         };
-        if inside.is_empty() || !inside.chars().all(|c| c.is_ascii_hexdigit() || ":.".contains(c))
+        if inside.is_empty()
+            || !inside
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || ":.".contains(c))
         {
             return false;
         }
@@ -435,11 +461,12 @@ impl<'a> Sender<'a> {
                     result.sent += 1;
                     return;
                 }
-                Err(e @ OutboxError::BadUrl(_)) => {
+                Err(e) => {
                     last = e.to_string();
-                    break;
+                    if !e.worth_retrying() {
+                        break;
+                    }
                 }
-                Err(e) => last = e.to_string(),
             }
         }
         result.failed.push((p.id, last));
@@ -506,26 +533,33 @@ fn check_url(url: &str) -> Result<(), OutboxError> {
     }
 }
 
+/// The TLS error behind a failure, whether ureq reports it as such or inside an I/O error.
+fn tls_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
+        ureq::Error::Rustls(err) => Some(err),
+        ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref()),
+        _ => None,
+    }
+}
+
+fn is_untrusted(e: &ureq::Error) -> bool {
+    matches!(tls_error(e), Some(rustls::Error::InvalidCertificate(_)))
+}
+
 /// What went wrong, in words that never quote the URL's secrets.
 fn describe(e: &ureq::Error, url: &str) -> String {
-    let message = match e {
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => "the URL is not valid".to_string(),
-        ureq::Error::Rustls(err) => {
-            let hint = if matches!(err, rustls::Error::InvalidCertificate(_)) {
-                match root_certs() {
-                    Err(why) => format!(" ({why})"),
-                    Ok(_) => {
-                        " (the endpoint's certificate is not trusted by the system's roots or \
-                         SSL_CERT_FILE)"
-                            .to_string()
-                    }
-                }
-            } else {
-                String::new()
+    let message = match (e, tls_error(e)) {
+        (ureq::Error::BadUri(_) | ureq::Error::Http(_), _) => "the URL is not valid".to_string(),
+        (_, Some(err @ rustls::Error::InvalidCertificate(_))) => {
+            let roots = match root_certs() {
+                Err(why) => why.clone(),
+                Ok(_) => "trusted roots: the system's, or SSL_CERT_FILE/SSL_CERT_DIR when set"
+                    .to_string(),
             };
-            format!("TLS: {err}{hint}")
+            format!("TLS: {err}: the endpoint's certificate is not trusted ({roots})")
         }
-        other => other.to_string(),
+        (_, Some(err)) => format!("TLS: {err}"),
+        (other, None) => other.to_string(),
     };
     scrub(&message, url)
 }
@@ -558,6 +592,7 @@ fn post_with(
         Err(e) => Err(OutboxError::Send {
             message: describe(&e, url),
             url: shown,
+            untrusted: is_untrusted(&e),
         }),
     }
 }
@@ -677,7 +712,13 @@ mod tests {
     fn a_truncated_record_stays_and_is_reported_without_a_request() {
         let d = tempfile::tempdir().unwrap();
         // Nothing listens on port 9: had a request been made, the failure would say so.
-        enqueue(d.path(), "cut", "http://127.0.0.1:9/x", br#"{"schema":"appsw"#).unwrap();
+        enqueue(
+            d.path(),
+            "cut",
+            "http://127.0.0.1:9/x",
+            br#"{"schema":"appsw"#,
+        )
+        .unwrap();
         let mut delivery = Delivery::new(d.path().to_path_buf(), None, None);
         delivery.attempts = 1;
         let r = flush(&delivery).unwrap();
