@@ -201,6 +201,9 @@ pub struct CostSpec {
     /// One toybox/toolbox tool call (default 2 ms).
     #[serde(default)]
     pub tool_ms: Option<f64>,
+    /// How fast tools read (and hash) file bytes, in MB/s (default 500; 0 = free).
+    #[serde(default)]
+    pub file_mb_per_s: Option<f64>,
     /// Commands the phone runs at the same time (default 8 cores).
     #[serde(default)]
     pub parallel: Option<u32>,

@@ -35,6 +35,16 @@ impl Piece {
     }
 }
 
+/// Bytes of served files among the pieces (what reading them costs the phone).
+pub fn file_bytes(d: &[Piece]) -> u64 {
+    d.iter()
+        .map(|p| match p {
+            Piece::File { len, .. } => *len,
+            Piece::Bytes(_) => 0,
+        })
+        .sum()
+}
+
 pub fn data_len(d: &[Piece]) -> u64 {
     d.iter().map(Piece::len).sum()
 }

@@ -4,7 +4,7 @@
 use crate::conn::Conn;
 use crate::profile::{Base64, Dd};
 use crate::scenario::{format_time, Scenario};
-use crate::shell::{data_len, for_each_block, materialise, slice, CmdOut, Piece};
+use crate::shell::{data_len, file_bytes, for_each_block, materialise, slice, CmdOut, Piece};
 use crate::vfs::{FileSrc, Node};
 use sha2::Digest;
 use std::sync::Arc;
@@ -160,9 +160,11 @@ impl Tools<'_> {
             .copied()
             .filter(|a| !a.starts_with('-') || *a == "-")
             .collect();
+        let costs = &self.conn.profile().costs;
         let mut out = CmdOut::default();
         let mut text = String::new();
         if files.is_empty() || files == ["-"] {
+            out.extra_ms += costs.file_ms(file_bytes(stdin));
             match digest(stdin) {
                 Ok(h) => text.push_str(&format!("{h}  -\n")),
                 Err(e) => return CmdOut::fail(format!("{name}: -: {e}\n"), 1),
@@ -173,6 +175,7 @@ impl Tools<'_> {
                 Ok(src) => {
                     let n = src.size;
                     self.conn.stats().update(|c| c.file_bytes_read += n);
+                    out.extra_ms += costs.file_ms(n);
                     match digest(&self.whole(&src)) {
                         Ok(h) => text.push_str(&format!("{h}  {f}\n")),
                         Err(e) => {
@@ -482,6 +485,7 @@ impl Tools<'_> {
             },
             _ => stdin,
         };
+        let read_ms = self.conn.profile().costs.file_ms(file_bytes(&data));
         let bytes = match materialise(&data) {
             Ok(b) => b,
             Err(e) => return CmdOut::fail(format!("base64: {e}\n"), 1),
@@ -504,7 +508,10 @@ impl Tools<'_> {
                 text.push('\n');
             }
         }
-        CmdOut::ok(text)
+        CmdOut {
+            extra_ms: read_ms,
+            ..CmdOut::ok(text)
+        }
     }
 
     pub fn ls(&self, rest: &[&str]) -> CmdOut {
@@ -635,7 +642,9 @@ impl Tools<'_> {
         let total = data_len(&data);
         let start = skip.min(total);
         let len = count.unwrap_or(u64::MAX).min(total - start);
-        let bytes = match materialise(&slice(&data, start, len)) {
+        let wanted = slice(&data, start, len);
+        let read_ms = self.conn.profile().costs.file_ms(file_bytes(&wanted));
+        let bytes = match materialise(&wanted) {
             Ok(b) => b,
             Err(e) => return CmdOut::fail(format!("od: {e}\n"), 1),
         };
@@ -670,7 +679,10 @@ impl Tools<'_> {
             text.push_str(&offset(start + len));
             text.push('\n');
         }
-        CmdOut::ok(text)
+        CmdOut {
+            extra_ms: read_ms,
+            ..CmdOut::ok(text)
+        }
     }
 }
 
