@@ -61,7 +61,7 @@ impl Costs {
             "pm" => self.pm_ms,
             "cmd" => self.cmd_ms,
             "dumpsys" => 0.0,
-            "echo" | "true" | "false" | ":" | "exit" | "sh" | "mksh" => 0.0,
+            "echo" | "true" | "false" | ":" | "exit" | "command" | "sh" | "mksh" => 0.0,
             _ => self.tool_ms,
         }
     }
