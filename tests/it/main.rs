@@ -25,6 +25,8 @@ mod outbox;
 #[cfg(test)]
 mod outbox_https;
 #[cfg(test)]
+mod plist_limits;
+#[cfg(test)]
 mod scan_files_apk;
 #[cfg(test)]
 mod watch;
