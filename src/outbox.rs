@@ -670,6 +670,64 @@ mod tests {
         }
     }
 
+    /// Whether this process runs as root (from `/proc/self/status`).
+    fn is_root() -> bool {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+            .unwrap()
+    }
+
+    #[test]
+    fn planted_symlinks_are_never_followed_even_by_root() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        // As root, a followed symlink could overwrite any file, a read-only one too: this is
+        // the case that matters, and the one CI runs.
+        assert!(
+            is_root(),
+            "run as root: a followed symlink must be able to do harm here"
+        );
+        let d = tempfile::tempdir().unwrap();
+        let outbox = d.path().join("outbox");
+        std::fs::create_dir(&outbox).unwrap();
+        std::fs::set_permissions(&outbox, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let victim = d.path().join("passwd");
+        std::fs::write(&victim, b"root:x:0:0").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let pid = std::process::id();
+        for name in [
+            "r1.json".to_string(),
+            "r1.url".to_string(),
+            format!(".r1.json.tmp-{pid}"),
+            format!(".r1.url.tmp-{pid}"),
+        ] {
+            symlink(&victim, outbox.join(name)).unwrap();
+        }
+        enqueue(&outbox, "r1", "https://h.example/x?k=secret", b"{\"a\":1}").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"root:x:0:0");
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&victim), 0o444);
+        for (name, body) in [
+            ("r1.json", &b"{\"a\":1}"[..]),
+            ("r1.url", b"https://h.example/x?k=secret"),
+        ] {
+            let p = outbox.join(name);
+            assert!(std::fs::symlink_metadata(&p).unwrap().is_file(), "{name}");
+            assert_eq!(mode(&p), 0o600, "{name}");
+            assert_eq!(std::fs::read(&p).unwrap(), body);
+        }
+        // The folder was tightened; no temporary file of ours is left.
+        assert_eq!(mode(&outbox), 0o700);
+        let ours: Vec<String> = std::fs::read_dir(&outbox)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".appsweep-"))
+            .collect();
+        assert!(ours.is_empty(), "{ours:?}");
+    }
+
     #[test]
     fn an_unreadable_entry_is_reported_and_the_others_still_go() {
         let d = tempfile::tempdir().unwrap();
