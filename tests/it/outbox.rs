@@ -337,3 +337,105 @@ fn a_token_comes_from_a_file_and_is_never_taken_from_the_command_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unexpected argument '--post-token'"), "{err}");
 }
+
+fn record_ids(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["record_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn two_backups_of_one_phone_in_one_run_are_two_records_and_both_arrive() {
+    use crate::support::backupbuild::Backup;
+    const UDID: &str = "00008030-001A35E83C38802E";
+    let rx = Receiver::start(3);
+    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let before = Backup::new(UDID)
+        .installed_app("com.zhiliaoapp.musically")
+        .write(&tmp.path().join("backups/monday"));
+    let after = Backup::new(UDID).write(&tmp.path().join("backups/friday"));
+    let outbox = tmp.path().join("outbox");
+    let out = appsweep()
+        .args(["scan", "backup", "--format", "jsonl", "--post", &rx.url()])
+        .arg("--outbox")
+        .arg(&outbox)
+        .args([&before, &after])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines.iter().all(|r| r["device"]["id"] == UDID));
+    assert!(lines
+        .iter()
+        .all(|r| r["scanned_at"] == lines[0]["scanned_at"]));
+    let ids = sorted(record_ids(&out.stdout));
+    assert_ne!(ids[0], ids[1], "one phone, one second, two records");
+    let got = rx.received.lock().unwrap().clone();
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ids, "{err}");
+    let statuses: Vec<String> = got
+        .values()
+        .map(|b| {
+            let v: serde_json::Value = serde_json::from_str(&b[0]).unwrap();
+            v["status"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(statuses.contains(&"violation".to_string()), "{statuses:?}");
+    assert_eq!(pending(&outbox), 0);
+}
+
+#[test]
+fn two_runs_at_once_over_one_outbox_lose_no_record() {
+    let rx = Receiver::start(5);
+    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox");
+    let devs = devices(&tmp.path().join("data"), 3);
+    // Same devices, same scanned_at (SOURCE_DATE_EPOCH), same outbox, at the same time.
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            appsweep()
+                .args(["scan", "files", "--format", "jsonl", "--post", &rx.url()])
+                .arg("--outbox")
+                .arg(&outbox)
+                .args(&devs)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ids.extend(record_ids(&out.stdout));
+    }
+    let ids = sorted(ids);
+    assert_eq!(ids.len(), 6);
+    assert!(ids.windows(2).all(|w| w[0] != w[1]), "{ids:?}");
+    flush_until_empty(&outbox);
+    let got = rx.received.lock().unwrap().clone();
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ids);
+}
