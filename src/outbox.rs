@@ -22,7 +22,8 @@
 //!
 //! **Private.** The folder is created `0700` (and tightened to it when it exists), records and
 //! URLs are `0600`, written through the atomic writer (unpredictable temporary names, never
-//! following a planted symlink). Entries are opened without following symlinks. The webhook URL
+//! following a planted symlink); a temporary file a killed writer left is removed by the next
+//! flush once it is ten minutes old. Entries are opened without following symlinks. The webhook URL
 //! is shown only without its user info, query and fragment ([`redact_url`]), in messages too;
 //! tokens are never printed.
 
@@ -344,11 +345,41 @@ pub struct FlushResult {
 /// cannot be read is a failure of that entry only.
 pub fn flush(d: &Delivery) -> Result<FlushResult, OutboxError> {
     let mut result = FlushResult::default();
+    sweep_stale_temporaries(&d.outbox);
     let sender = Sender::new(d);
     for p in pending(&d.outbox)? {
         sender.deliver(p, &mut result);
     }
     Ok(result)
+}
+
+/// A temporary file the atomic writer left when its process was killed mid-write is removed
+/// once it is this old (a write in progress takes milliseconds).
+const STALE_TEMPORARY: Duration = Duration::from_secs(10 * 60);
+
+/// Removes the atomic writer's temporary files (`.appsweep-*.tmp`, regular files only) that a
+/// killed run left in the outbox.
+fn sweep_stale_temporaries(outbox: &Path) {
+    let Ok(rd) = std::fs::read_dir(outbox) else {
+        return;
+    };
+    for e in rd.filter_map(Result::ok) {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(".appsweep-") && name.ends_with(".tmp")) {
+            continue;
+        }
+        let stale = std::fs::symlink_metadata(e.path()).is_ok_and(|m| {
+            m.is_file()
+                && m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TEMPORARY)
+        });
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Sends one pending record (if it is still pending).
@@ -764,6 +795,30 @@ mod tests {
         assert!(open_regular(&d.path().join("link.json")).is_err());
         assert!(open_regular(&fifo).is_err());
         assert!(open_regular(&d.path().join("good.json")).is_ok());
+    }
+
+    #[test]
+    fn a_flush_removes_the_temporary_files_a_killed_writer_left_once_stale() {
+        let d = tempfile::tempdir().unwrap();
+        let old = d.path().join(".appsweep-AbC123.tmp");
+        let fresh = d.path().join(".appsweep-XyZ789.tmp");
+        let other = d.path().join(".keep.tmp");
+        for p in [&old, &fresh, &other] {
+            std::fs::write(p, b"{").unwrap();
+        }
+        let long_ago = std::time::SystemTime::now() - STALE_TEMPORARY * 2;
+        for p in [&old, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        flush(&Delivery::new(d.path().to_path_buf(), None, None)).unwrap();
+        assert!(!old.exists());
+        assert!(fresh.exists(), "a write in progress is left alone");
+        assert!(other.exists(), "only the atomic writer's names are touched");
     }
 
     #[test]
