@@ -597,6 +597,7 @@ impl Shell<'_> {
             }
             "sh" | "mksh" => self.sh(rest),
             "getprop" => tools::getprop(conn.scenario(), rest),
+            "date" => tools::date(conn.scenario(), rest),
             "pm" => pm::pm(conn, rest, "pm"),
             "cmd" => pm::cmd(conn, rest),
             "dumpsys" => dumpsys::dumpsys(conn, rest),
@@ -673,6 +674,7 @@ const KNOWN: &[&str] = &[
     "sh",
     "mksh",
     "getprop",
+    "date",
     "pm",
     "cmd",
     "dumpsys",

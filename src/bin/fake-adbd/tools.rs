@@ -35,6 +35,73 @@ pub fn getprop(sc: &Scenario, rest: &[&str]) -> CmdOut {
     }
 }
 
+/// `date` (toolbox before Android 6, toybox after; both take `+FORMAT`): `+%z` (the UTC offset
+/// of the zone in `persist.sys.timezone`, now) and `+%s`; anything else prints the time in
+/// seconds. Zones: `Europe/*` follow the EU daylight-saving rule (CET/CEST, or WET/WEST for
+/// Lisbon and London), a few fixed-offset zones are tabulated, anything else is UTC.
+pub fn date(sc: &Scenario, rest: &[&str]) -> CmdOut {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let zone = sc
+        .all_props()
+        .get("persist.sys.timezone")
+        .cloned()
+        .unwrap_or_default();
+    let minutes = utc_offset_minutes(&zone, now);
+    match rest.first() {
+        Some(&"+%z") => {
+            let sign = if minutes < 0 { '-' } else { '+' };
+            let m = minutes.abs();
+            CmdOut::ok(format!("{sign}{:02}{:02}\n", m / 60, m % 60))
+        }
+        _ => CmdOut::ok(format!("{now}\n")),
+    }
+}
+
+/// Minutes east of UTC in `zone` at Unix time `t`.
+fn utc_offset_minutes(zone: &str, t: i64) -> i64 {
+    let fixed = [
+        ("Asia/Kolkata", 330),
+        ("Asia/Tokyo", 540),
+        ("Asia/Shanghai", 480),
+        ("America/Sao_Paulo", -180),
+        ("Australia/Brisbane", 600),
+    ];
+    if let Some((_, m)) = fixed.iter().find(|(z, _)| *z == zone) {
+        return *m;
+    }
+    let Some(city) = zone.strip_prefix("Europe/") else {
+        return 0;
+    };
+    let base = if matches!(city, "London" | "Lisbon" | "Dublin") {
+        0
+    } else {
+        60
+    };
+    // EU summer time: from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last
+    // Sunday of October.
+    let days = t.div_euclid(86_400);
+    let year = 1970 + days * 400 / 146_097;
+    let last_sunday = |month_end_day: i64| month_end_day - (month_end_day + 4).rem_euclid(7);
+    let day_of = |y: i64, m: i64, d: i64| {
+        let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * m + 2) / 5 + d - 1;
+        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+    };
+    for y in [year - 1, year, year + 1] {
+        let start = last_sunday(day_of(y, 3, 31)) * 86_400 + 3600;
+        let end = last_sunday(day_of(y, 10, 31)) * 86_400 + 3600;
+        if t >= start && t < end {
+            return base + 60;
+        }
+    }
+    base
+}
+
 impl Tools<'_> {
     fn file(&self, path: &str) -> Result<Arc<FileSrc>, String> {
         match self.conn.vfs().lookup(path) {
@@ -804,6 +871,19 @@ fn md5_block(st: &mut [u32; 4], chunk: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn date_offsets_follow_the_zone_and_summer_time() {
+        // 2024-01-15 12:00 UTC, 2024-07-15 12:00 UTC, 2024-03-31 00:59 and 01:00 UTC.
+        let (winter, summer) = (1_705_320_000, 1_721_044_800);
+        assert_eq!(utc_offset_minutes("Europe/Berlin", winter), 60);
+        assert_eq!(utc_offset_minutes("Europe/Berlin", summer), 120);
+        assert_eq!(utc_offset_minutes("Europe/London", summer), 60);
+        assert_eq!(utc_offset_minutes("Europe/Berlin", 1_711_846_740), 60);
+        assert_eq!(utc_offset_minutes("Europe/Berlin", 1_711_846_800), 120);
+        assert_eq!(utc_offset_minutes("Asia/Kolkata", summer), 330);
+        assert_eq!(utc_offset_minutes("America/Denver", summer), 0);
+    }
     use super::*;
 
     #[test]

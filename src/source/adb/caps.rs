@@ -50,6 +50,9 @@ pub struct Caps {
     /// `ro.build.version.sdk`.
     pub sdk: Option<u32>,
     pub channel: Channel,
+    /// `cmd` (the `cmd` feature, Android 7+): `cmd package` answers without the Java VM start
+    /// that makes each `pm` call cost hundreds of milliseconds before Android 9.
+    pub cmd: bool,
     /// Tools that answered their probe, sorted.
     pub tools: Vec<Tool>,
     /// `date +%z` as RFC 3339 wants it (`+02:00`).

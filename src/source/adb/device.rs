@@ -26,7 +26,7 @@ use super::batch::{quote, run_parts, PartOutput, RunError};
 use super::cache::Cache;
 use super::caps::{self, Caps, Tool};
 use super::dumpsys::{parse_dumpsys_package, Dumpsys};
-use super::fingerprint::{chain, fingerprint_all, FpCounters, FpResults, Read, Target};
+use super::fingerprint::{chain_from, fingerprint_all, FpCounters, FpResults, Read, Target};
 use super::merge::{self, Apps, ListStep, Listing};
 use super::parse::{self, PmFailure, StatLine, UserInfo};
 use super::transport::{device_max_payload, Channel, Device};
@@ -52,6 +52,25 @@ struct Ctx<'a> {
     tag: &'a str,
     timeout: Duration,
     opts: &'a AdbOptions,
+    /// `APPSWEEP_ADB_READ`: the way of reading APK ranges to start from.
+    read_from: Option<Read>,
+}
+
+/// `APPSWEEP_ADB_READ=raw|base64-w0|base64|od|pull` starts range reads at that way (to
+/// diagnose a phone whose output is mangled, or to measure a fallback); a note says so.
+fn read_from_env(out: &mut Out) -> Option<Read> {
+    let v = std::env::var("APPSWEEP_ADB_READ").ok()?;
+    let r = Read::from_name(v.trim());
+    match r {
+        Some(r) => out.inv.notes.push(format!(
+            "APPSWEEP_ADB_READ={v}: APK ranges read with `{}` where the phone has it",
+            r.describe()
+        )),
+        None => out.inv.notes.push(format!(
+            "APPSWEEP_ADB_READ={v:?} is not raw, base64-w0, base64, od or pull: ignored"
+        )),
+    }
+    r
 }
 
 /// What a scan has found so far.
@@ -108,6 +127,7 @@ pub fn scan_device(
             tag,
             timeout: opts.op_timeout(),
             opts,
+            read_from: read_from_env(&mut out),
         };
         scan_apps(&ctx, &mut out, server_limit);
     }
@@ -136,8 +156,18 @@ fn identity(inv: &mut Inventory, props: &BTreeMap<String, String>) {
 }
 
 /// Round 1: identity, users and capabilities. `None` when the device was lost.
-fn round_first(ctx: &Ctx<'_>, out: &mut Out, server_limit: usize) -> Option<(Vec<UserInfo>, Caps)> {
-    let mut parts = vec!["getprop".to_string(), "pm list users 2>&1".to_string()];
+fn round_first(
+    ctx: &Ctx<'_>,
+    out: &mut Out,
+    server_limit: usize,
+    cmd: bool,
+) -> Option<(Vec<UserInfo>, Caps)> {
+    let users_cmd = if cmd {
+        "cmd package list users 2>&1 || pm list users 2>&1"
+    } else {
+        "pm list users 2>&1"
+    };
+    let mut parts = vec!["getprop".to_string(), users_cmd.to_string()];
     parts.extend(caps::probe_parts());
     let (outs, lost) = split(run_parts(ctx.dev, ctx.tag, &parts, ctx.timeout, 1));
     let props = outs
@@ -170,6 +200,7 @@ fn round_first(ctx: &Ctx<'_>, out: &mut Out, server_limit: usize) -> Option<(Vec
     let caps = Caps {
         sdk,
         channel,
+        cmd: cmd && sdk.is_none_or(|s| s >= 24),
         tools,
         utc_offset,
     };
@@ -263,7 +294,7 @@ fn round_listing(
         let mut asked = Vec::new();
         for u in &pending {
             let level = level_of.get(u).copied().unwrap_or(0);
-            match merge::list_command(level, *u) {
+            match merge::list_command(level, *u, caps.cmd) {
                 Some(cmd) => {
                     parts.push(cmd);
                     asked.push(*u);
@@ -286,7 +317,8 @@ fn round_listing(
         let mut retry = Vec::new();
         for (u, o) in asked.iter().zip(outs.iter()) {
             let level = level_of.get(u).copied().unwrap_or(0);
-            match merge::list_step(level, &merge::user_name(users, *u), &o.text(), o.rc) {
+            let name = merge::user_name(users, *u);
+            match merge::list_step(level, first, &name, &o.text(), o.rc) {
                 ListStep::Done(l, note) => {
                     notes.extend(note);
                     listings.insert(*u, l);
@@ -459,7 +491,7 @@ fn round_fingerprint(
     files: &mut Files,
 ) -> Result<(), RunError> {
     let mut cache = Cache::load(ctx.opts.cache_dir.as_deref(), &ctx.dev.serial);
-    let ways = chain(caps);
+    let ways = chain_from(caps, ctx.read_from);
     let result = fingerprint_all(
         ctx.dev,
         ctx.tag,
@@ -524,9 +556,12 @@ fn pass(
 }
 
 /// Notes for every way of reading APK bytes other than the phone's best.
-fn read_notes(out: &mut Out, caps: &Caps) {
-    let ways = chain(caps);
-    if let Some(first) = ways.first().filter(|w| **w != Read::Raw) {
+fn read_notes(out: &mut Out, caps: &Caps, read_from: Option<Read>) {
+    let ways = chain_from(caps, read_from);
+    if let Some(first) = ways
+        .first()
+        .filter(|w| **w != Read::Raw && read_from.is_none())
+    {
         out.inv.notes.push(format!(
             "APK ranges read with `{}` (no binary-clean shell channel on this phone)",
             first.describe()
@@ -565,9 +600,10 @@ fn scan_apps(ctx: &Ctx<'_>, out: &mut Out, server_limit: usize) {
     if !features.iter().any(|f| f == "shell_v2") {
         ctx.dev.set_channel(Channel::Exec);
     }
+    let cmd = features.iter().any(|f| f == "cmd");
     std::thread::scope(|s| {
         let dumpsys = s.spawn(|| round_dumpsys(ctx));
-        scan_with(ctx, out, server_limit, || dumpsys.join().ok());
+        scan_with(ctx, out, server_limit, cmd, || dumpsys.join().ok());
     });
 }
 
@@ -576,9 +612,10 @@ fn scan_with(
     ctx: &Ctx<'_>,
     out: &mut Out,
     server_limit: usize,
+    cmd: bool,
     join_dumpsys: impl FnOnce() -> Option<Result<PartOutput, RunError>>,
 ) {
-    let Some((users, caps)) = round_first(ctx, out, server_limit) else {
+    let Some((users, caps)) = round_first(ctx, out, server_limit, cmd) else {
         return;
     };
     let offset = caps.utc_offset.clone();
@@ -595,7 +632,15 @@ fn scan_with(
     let wanted = merge::wanted(&apps);
     let (base_of, _) = merge::assign_paths(&mut apps, &wanted, &Dumpsys::default());
     if let Err((during, e)) = pass(ctx, out, &caps, &base_of, &mut files) {
-        finish(out, &caps, apps, &base_of, &files, Some((during, e)));
+        finish(
+            out,
+            &caps,
+            ctx.read_from,
+            apps,
+            &base_of,
+            &files,
+            Some((during, e)),
+        );
         return;
     }
     // Pass 2: users and apps only dumpsys showed.
@@ -607,7 +652,7 @@ fn scan_with(
         .collect();
     if !extra.is_empty() {
         let Some(more) = round_listing(ctx, out, &caps, &users, &extra) else {
-            finish(out, &caps, apps, &base_of, &files, None);
+            finish(out, &caps, ctx.read_from, apps, &base_of, &files, None);
             return;
         };
         listings.extend(more);
@@ -620,7 +665,7 @@ fn scan_with(
     let (base_of, problems) = merge::assign_paths(&mut apps, &wanted, &dumpsys);
     out.inv.problems.extend(problems);
     let lost = pass(ctx, out, &caps, &base_of, &mut files).err();
-    finish(out, &caps, apps, &base_of, &files, lost);
+    finish(out, &caps, ctx.read_from, apps, &base_of, &files, lost);
 }
 
 /// Sizes, hashes and fingerprints into the records; the records, notes and problems into the
@@ -628,6 +673,7 @@ fn scan_with(
 fn finish(
     out: &mut Out,
     caps: &Caps,
+    read_from: Option<Read>,
     mut apps: Apps,
     base_of: &BTreeMap<String, String>,
     files: &Files,
@@ -636,7 +682,7 @@ fn finish(
     merge::apply_stats(&mut apps, &files.stats, &files.hashes);
     let problems = merge::apply_fingerprints(&mut apps, base_of, &files.results, lost.is_some());
     out.inv.problems.extend(problems);
-    read_notes(out, caps);
+    read_notes(out, caps, read_from);
     out.inv.apps = apps.into_values().collect();
     if let Some((during, e)) = lost {
         out.lost(during, &e);

@@ -53,6 +53,30 @@ impl Read {
     }
 }
 
+impl Read {
+    /// The names `APPSWEEP_ADB_READ` takes.
+    pub fn from_name(name: &str) -> Option<Read> {
+        Some(match name {
+            "raw" => Read::Raw,
+            "base64-w0" => Read::Base64NoWrap,
+            "base64" => Read::Base64,
+            "od" => Read::Od,
+            "pull" => Read::Pull,
+            _ => return None,
+        })
+    }
+}
+
+/// The ways this phone can read ranges, best first, ending with [`Read::Pull`]; with `start`
+/// (`APPSWEEP_ADB_READ`, to diagnose a phone or measure a fallback), from that way on.
+pub fn chain_from(caps: &Caps, start: Option<Read>) -> Vec<Read> {
+    let c = chain(caps);
+    match start.and_then(|s| c.iter().position(|w| *w == s)) {
+        Some(i) => c.get(i..).unwrap_or_default().to_vec(),
+        None => c,
+    }
+}
+
 /// The ways this phone can read ranges, best first, ending with [`Read::Pull`].
 pub fn chain(caps: &Caps) -> Vec<Read> {
     let mut c = Vec::new();
@@ -193,9 +217,14 @@ pub fn fingerprint_all(
     let mut results: FpResults = BTreeMap::new();
     let mut active = start(targets, cache, counters, &mut results);
     let mut to_pull: Vec<usize> = Vec::new();
-    let mut round = 0usize;
     // APKs that moved to each way.
     let mut moved: BTreeMap<Read, u64> = BTreeMap::new();
+    if chain.first().is_none_or(|w| *w == Read::Pull) {
+        // No way to read ranges on this phone: every APK is pulled whole.
+        to_pull.extend(active.drain(..).map(|a| a.target));
+        *moved.entry(Read::Pull).or_default() += to_pull.len() as u64;
+    }
+    let mut round = 0usize;
     while !active.is_empty() {
         round += 1;
         counters.probe_rounds += 1;
@@ -419,6 +448,7 @@ mod tests {
         let caps = |channel, tools: &[Tool]| Caps {
             sdk: None,
             channel,
+            cmd: true,
             tools: tools.to_vec(),
             utc_offset: None,
         };
@@ -438,6 +468,10 @@ mod tests {
         for (c, want) in table {
             assert_eq!(&chain(c), want);
         }
+        let c = &table[0].0;
+        assert_eq!(chain_from(c, Read::from_name("od")), [Od, Pull]);
+        assert_eq!(chain_from(&table[2].0, Some(Od)), [Base64, Pull]);
+        assert_eq!(Read::from_name("nope"), None);
     }
 
     #[test]

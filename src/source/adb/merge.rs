@@ -37,13 +37,15 @@ pub const LIST_LEVELS: [(&str, bool, &str); 4] = [
     ("-f -i", false, "--user"),
 ];
 
-/// The listing command for `user` at flag level `level`; `None` when that level cannot list
-/// this user (without `--user`, only user 0).
-pub fn list_command(level: usize, user: u32) -> Option<String> {
+/// The listing command for `user` at flag level `level`, through `pm` or (where the phone has
+/// it, Android 7+) `cmd package`, which skips the Java VM start `pm` costs before Android 9;
+/// `None` when that level cannot list this user (without `--user`, only user 0).
+pub fn list_command(level: usize, user: u32, via_cmd: bool) -> Option<String> {
     let (flags, with_user, _) = LIST_LEVELS.get(level)?;
+    let pm = if via_cmd { "cmd package" } else { "pm" };
     match (with_user, user) {
-        (true, u) => Some(format!("pm list packages {flags} --user {u} 2>&1")),
-        (false, 0) => Some(format!("pm list packages {flags} 2>&1")),
+        (true, u) => Some(format!("{pm} list packages {flags} --user {u} 2>&1")),
+        (false, 0) => Some(format!("{pm} list packages {flags} 2>&1")),
         (false, _) => None,
     }
 }
@@ -57,15 +59,24 @@ pub enum ListStep {
     Retry(usize),
 }
 
-/// Classifies the output of [`list_command`] at `level` for the user named `name`.
-pub fn list_step(level: usize, name: &str, text: &str, rc: Option<i32>) -> ListStep {
+/// Classifies the output of [`list_command`] at `level` (the scan started at `first`) for the
+/// user named `name`: a note says which flags were dropped after `first`. A listing
+/// without a single package did not read the user (every Android user has system packages): a
+/// locked Private Space or a paused profile lists nothing and exits 0.
+pub fn list_step(level: usize, first: usize, name: &str, text: &str, rc: Option<i32>) -> ListStep {
     match pm_failure(text, rc) {
+        None if parse_package_list(text).packages.is_empty() => ListStep::Done(
+            Listing::Failed(PmFailure::Other(
+                "it listed no package at all (a locked or paused profile)".to_string(),
+            )),
+            None,
+        ),
         None => {
-            let note = (level > 0).then(|| {
+            let note = (level > first).then(|| {
                 let dropped: Vec<&str> = LIST_LEVELS
                     .iter()
                     .take(level + 1)
-                    .skip(1)
+                    .skip(first + 1)
                     .map(|l| l.2)
                     .collect();
                 format!(
@@ -80,6 +91,10 @@ pub fn list_step(level: usize, name: &str, text: &str, rc: Option<i32>) -> ListS
         Some(f) => ListStep::Done(Listing::Failed(f), None),
     }
 }
+
+/// The state of a package the phone knows but installed for no user appsweep could read: most
+/// often uninstalled with its data kept (`pm uninstall -k`).
+pub const DATA_KEPT: &str = "installed for no readable user (data kept)";
 
 /// App records by (package, user).
 pub type Apps = BTreeMap<(String, u32), AppRecord>;
@@ -205,8 +220,7 @@ pub fn records(
                 a.installed = present;
                 a.add_seen_in("dumpsys");
                 if weak {
-                    a.details
-                        .push(("state".to_string(), "uninstalled, data kept".to_string()));
+                    a.details.push(("state".to_string(), DATA_KEPT.to_string()));
                 }
                 user_state(&mut a, state);
                 apps.insert(key, a);
@@ -672,7 +686,7 @@ mod tests {
         assert!(!k.installed);
         assert!(k
             .details
-            .contains(&("state".to_string(), "uninstalled, data kept".to_string())));
+            .contains(&("state".to_string(), DATA_KEPT.to_string())));
         assert!(!apps.contains_key(&("com.ss.android.ugc.trill".to_string(), 10)));
         // Neither has an APK to read.
         assert!(wanted(&apps).is_empty());
@@ -703,21 +717,33 @@ mod tests {
         ];
         for (level, text, rc, want) in table {
             assert_eq!(
-                &list_step(*level, "user 0", text, Some(*rc)),
+                &list_step(*level, 0, "user 0", text, Some(*rc)),
                 want,
                 "{level} {text}"
             );
         }
-        let ListStep::Done(_, Some(note)) = list_step(2, "user 0", ok, Some(0)) else {
+        // Started at level 2 by SDK: nothing was dropped, no note.
+        assert!(matches!(
+            list_step(2, 2, "user 0", ok, Some(0)),
+            ListStep::Done(_, None)
+        ));
+        let ListStep::Done(_, Some(note)) = list_step(2, 0, "user 0", ok, Some(0)) else {
             panic!("a note is expected");
         };
         assert_eq!(note, "user 0: `pm list packages` lacks --show-versioncode, -U; listed without (details from dumpsys)");
-        assert_eq!(list_command(3, 10), None);
-        assert_eq!(list_command(3, 0).unwrap(), "pm list packages -f -i 2>&1");
+        assert_eq!(list_command(3, 10, false), None);
         assert_eq!(
-            list_command(0, 10).unwrap(),
-            "pm list packages -f -U -i --show-versioncode --user 10 2>&1"
+            list_command(3, 0, false).unwrap(),
+            "pm list packages -f -i 2>&1"
         );
+        assert_eq!(
+            list_command(0, 10, true).unwrap(),
+            "cmd package list packages -f -U -i --show-versioncode --user 10 2>&1"
+        );
+        assert!(matches!(
+            list_step(0, 0, "user 11", "", Some(0)),
+            ListStep::Done(Listing::Failed(PmFailure::Other(_)), None)
+        ));
     }
 
     #[test]
