@@ -201,6 +201,9 @@ pub struct CostSpec {
     /// One toybox/toolbox tool call (default 2 ms).
     #[serde(default)]
     pub tool_ms: Option<f64>,
+    /// How fast tools read (and hash) file bytes, in MB/s (default 500; 0 = free).
+    #[serde(default)]
+    pub file_mb_per_s: Option<f64>,
     /// Commands the phone runs at the same time (default 8 cores).
     #[serde(default)]
     pub parallel: Option<u32>,
@@ -247,6 +250,13 @@ pub struct Scenario {
     /// hangs up and stops listening (an unplugged cable).
     #[serde(default)]
     pub drop_after_services: Option<u64>,
+    /// The phone's UTC offset (`+0100`, `-05:30`), as `date +%z` prints it. Default: that of
+    /// `persist.sys.timezone` (Europe/Berlin unless `props` say otherwise) at the clock's time.
+    #[serde(default)]
+    pub utc_offset: Option<String>,
+    /// The phone's clock, fixed (UTC, `YYYY-MM-DD HH:MM:SS`). Default: the host's clock.
+    #[serde(default)]
+    pub clock: Option<String>,
     /// Advertise `shell_v2`. Without `sdk`: default true (`false` keeps `cmd` advertised, as
     /// old scenarios expect). With `sdk`: follows the SDK; only `false` may be given (an adbd
     /// without it).
@@ -275,6 +285,16 @@ impl Scenario {
             if p.uid.is_none() {
                 let base = if p.system { 1000 } else { 10_000 };
                 p.uid = Some(base + u32::try_from(i).unwrap_or(0));
+            }
+        }
+        if let Some(o) = &self.utc_offset {
+            if parse_offset(o).is_none() {
+                return Err(format!("utc_offset {o:?} is not like +0100 or -05:30"));
+            }
+        }
+        if let Some(c) = &self.clock {
+            if parse_time(c).is_none() {
+                return Err(format!("clock {c:?} is not like 2026-11-28 09:00:00"));
             }
         }
         let Some(sdk) = self.sdk else {
@@ -317,6 +337,31 @@ impl Scenario {
             .get("ro.build.version.sdk")
             .and_then(|s| s.parse().ok())
             .unwrap_or(34)
+    }
+
+    /// Seconds east of UTC of the phone's local time at `t`: `utc_offset`, else what the
+    /// zone in `persist.sys.timezone` gives then (see [`zone_offset_secs`]).
+    pub fn utc_offset_secs(&self, t: u64) -> i64 {
+        if let Some(o) = self.utc_offset.as_deref().and_then(parse_offset) {
+            return o;
+        }
+        let props = self.all_props();
+        let zone = props
+            .get("persist.sys.timezone")
+            .map(String::as_str)
+            .unwrap_or("");
+        zone_offset_secs(zone, t)
+    }
+
+    /// The phone's clock: seconds since the epoch.
+    pub fn now(&self) -> u64 {
+        if let Some(t) = self.clock.as_deref().and_then(parse_time) {
+            return t;
+        }
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 
     pub fn user(&self, id: u32) -> Option<&User> {
@@ -394,8 +439,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC), as `ls -l` does.
-pub fn format_time(t: u64) -> String {
+/// The civil date and time (UTC) of seconds since the epoch: (year, month, day, h, m, s).
+pub fn civil(t: u64) -> (i64, i64, i64, u64, u64, u64) {
     let days = i64::try_from(t / 86_400).unwrap_or(0);
     let secs = t % 86_400;
     let z = days + 719_468;
@@ -408,9 +453,130 @@ pub fn format_time(t: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
+    (y, m, d, secs / 3600, (secs % 3600) / 60, secs % 60)
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC), as `ls -l` does.
+pub fn format_time(t: u64) -> String {
+    let (y, m, d, hh, mm, _) = civil(t);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
+}
+
+/// `+HHMM`, `-HH:MM`, `+HH` → seconds east of UTC.
+pub fn parse_offset(s: &str) -> Option<i64> {
+    let (sign, rest) = match s.trim().split_at_checked(1)? {
+        ("+", r) => (1, r),
+        ("-", r) => (-1, r),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 2 && digits.len() != 4 {
+        return None;
+    }
+    let h: i64 = digits.get(..2)?.parse().ok()?;
+    let m: i64 = digits
+        .get(2..)
+        .filter(|x| !x.is_empty())
+        .map_or(Some(0), |x| x.parse().ok())?;
+    if h > 14 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+/// The UTC offset of a time zone at Unix time `t`, in seconds: `Europe/*` zones with the EU
+/// summer-time rule (from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last
+/// Sunday of October; London, Dublin and Lisbon an hour behind the rest), a few fixed-offset
+/// zones, and UTC for anything else.
+pub fn zone_offset_secs(zone: &str, t: u64) -> i64 {
+    const FIXED: [(&str, i64); 6] = [
+        ("Asia/Kolkata", 330),
+        ("Asia/Shanghai", 480),
+        ("Asia/Tokyo", 540),
+        ("Asia/Dubai", 240),
+        ("America/Sao_Paulo", -180),
+        ("Australia/Brisbane", 600),
+    ];
+    if let Some((_, minutes)) = FIXED.iter().find(|(z, _)| *z == zone) {
+        return minutes * 60;
+    }
+    let Some(city) = zone.strip_prefix("Europe/") else {
+        return 0;
+    };
+    let standard = if matches!(city, "London" | "Dublin" | "Lisbon") {
+        0
+    } else {
+        3600
+    };
+    let (year, ..) = civil(t);
+    // The last Sunday of a month whose last day is `last` (days since the epoch; day 0 was a
+    // Thursday).
+    let last_sunday = |last: i64| last - (last + 4).rem_euclid(7);
+    let day = |m: i64, d: i64| {
+        parse_time(&format!("{year:04}-{m:02}-{d:02} 00:00:00")).map_or(0, |s| (s / 86_400) as i64)
+    };
+    let start = last_sunday(day(3, 31)) * 86_400 + 3600;
+    let end = last_sunday(day(10, 31)) * 86_400 + 3600;
+    let t = i64::try_from(t).unwrap_or(0);
+    if t >= start && t < end {
+        standard + 3600
+    } else {
+        standard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_offsets_follow_eu_summer_time() {
+        let t = |s: &str| parse_time(s).unwrap();
+        assert_eq!(
+            zone_offset_secs("Europe/Berlin", t("2026-11-28 09:00:00")),
+            3600
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Berlin", t("2026-07-15 12:00:00")),
+            7200
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/London", t("2026-07-15 12:00:00")),
+            3600
+        );
+        // 2026: summer time from 2026-03-29 01:00 UTC to 2026-10-25 01:00 UTC.
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-03-29 00:59:59")),
+            3600
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-03-29 01:00:00")),
+            7200
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-10-25 00:59:59")),
+            7200
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-10-25 01:00:00")),
+            3600
+        );
+        assert_eq!(
+            zone_offset_secs("Asia/Kolkata", t("2026-07-15 12:00:00")),
+            19_800
+        );
+        assert_eq!(
+            zone_offset_secs("America/Denver", t("2026-07-15 12:00:00")),
+            0
+        );
+    }
+
+    #[test]
+    fn offsets_parse_in_the_forms_date_prints() {
+        assert_eq!(parse_offset("+0100"), Some(3600));
+        assert_eq!(parse_offset("-05:30"), Some(-19_800));
+        assert_eq!(parse_offset("+02"), Some(7200));
+        assert_eq!(parse_offset("0100"), None);
+        assert_eq!(parse_offset("+2500"), None);
+    }
 }

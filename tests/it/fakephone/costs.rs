@@ -47,7 +47,7 @@ fn pm_cmd_dumpsys_and_tools_cost_what_the_model_says() {
     let (took, ms) = timed(&server, &new, "pm list users");
     assert_eq!(ms, 40.0);
     assert!(took >= Duration::from_millis(40), "{took:?}");
-    assert!(took < Duration::from_secs(5), "generous: {took:?}");
+    assert!(took < Duration::from_secs(10), "generous: {took:?}");
     // dumpsys: 0.3 s + 5 ms per package dumped (4 packages).
     let (took, ms) = timed(&server, &new, "dumpsys package");
     assert_eq!(ms, 320.0);
@@ -65,7 +65,33 @@ fn pm_cmd_dumpsys_and_tools_cost_what_the_model_says() {
         &new,
         &format!("echo a; stat -c %s {base}; sha256sum {base}; pm path x; getprop ro.serialno"),
     );
-    assert_eq!(ms, 2.0 + 2.0 + 40.0 + 2.0);
+    // sha256sum also reads the 300,001-byte APK at 500 MB/s.
+    let want = 2.0 + 2.0 + 40.0 + 2.0 + 0.600_002;
+    assert!((ms - want).abs() < 1e-6, "{ms} != {want}");
+}
+
+#[test]
+fn reading_files_costs_by_the_byte() {
+    let Some((server, f)) = setup() else { return };
+    // 1 MB/s: hashing the 300,001-byte APK costs 300 ms of phone time, sending 4096 of its
+    // bytes out through dd 4 ms, base64 of 12,288 bytes 12 ms.
+    let phone = FakePhone::spawn(&server, scenario(34, &f, json!({"file_mb_per_s": 1.0})));
+    let base = phones::tiktok_base(34);
+    let (took, ms) = timed(&server, &phone, &format!("sha256sum {base}"));
+    assert!((ms - 302.001).abs() < 1e-6, "{ms}");
+    assert!(took >= Duration::from_millis(302), "{took:?}");
+    let (_, ms) = timed(
+        &server,
+        &phone,
+        &format!("dd if={base} bs=4096 count=1 2>/dev/null"),
+    );
+    assert!((ms - 6.096).abs() < 1e-6, "{ms}");
+    let (_, ms) = timed(
+        &server,
+        &phone,
+        &format!("dd if={base} bs=4096 skip=1 count=3 2>/dev/null | base64 -w 0"),
+    );
+    assert!((ms - 16.288).abs() < 1e-6, "{ms}");
 }
 
 #[test]
@@ -83,17 +109,21 @@ fn concurrent_shells_overlap_on_the_phones_cores() {
         });
         t0.elapsed()
     };
-    // Four 1 s pm calls: about 1 s on a phone running them at once, 4 s on one core.
+    // Four 1 s pm calls: about 1 s on a phone running them at once, 4 s on one core. Both
+    // runs carry the same host overhead, so compare them rather than trust absolute times.
     let many = FakePhone::spawn(&server, scenario(30, &f, json!({"pm_ms": 1000})));
     let overlapped = run4(&many);
-    assert!(overlapped >= Duration::from_secs(1), "{overlapped:?}");
-    assert!(overlapped < Duration::from_millis(3500), "{overlapped:?}");
     let one = FakePhone::spawn(
         &server,
         scenario(30, &f, json!({"pm_ms": 1000, "parallel": 1})),
     );
     let serial = run4(&one);
+    assert!(overlapped >= Duration::from_secs(1), "{overlapped:?}");
     assert!(serial >= Duration::from_secs(4), "{serial:?}");
+    assert!(
+        overlapped + Duration::from_secs(2) < serial,
+        "overlapped {overlapped:?}, one core {serial:?}"
+    );
     assert_eq!(phone_ms(&many), 4000.0);
 }
 
@@ -107,5 +137,5 @@ fn scale_shrinks_wall_time_not_phone_time() {
         "pm list users; pm list users; pm list users",
     );
     assert_eq!(ms, 1050.0);
-    assert!(took < Duration::from_secs(5), "free phone: {took:?}");
+    assert!(took < Duration::from_secs(10), "free phone: {took:?}");
 }
