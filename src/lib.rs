@@ -8,6 +8,7 @@
 //! `commands` is the command line.
 
 pub mod apk;
+pub mod atomic_file;
 pub mod cli;
 pub mod commands;
 pub mod config;
