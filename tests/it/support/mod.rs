@@ -6,3 +6,4 @@ pub mod backupbuild;
 pub mod cmd;
 pub mod fakephone;
 pub mod ipabuild;
+pub mod phones;
