@@ -57,7 +57,10 @@ fn human_output_and_messages_escape_what_files_carry() {
             .replace("\x1b[31m", "")
             .replace("\x1b[33m", "");
         assert_defused("human stdout", &without_own_colour);
-        assert!(text.contains("phone\\u{1b}]0;owned\\u{7}\\u{202e}kcatta"), "{text}");
+        assert!(
+            text.contains("phone\\u{1b}]0;owned\\u{7}\\u{202e}kcatta"),
+            "{text}"
+        );
         assert!(text.contains("x\\u{1b}[8m\\u{202e}kpa.apk"), "{text}");
         assert_defused("stderr", &stderr(&out));
     }
@@ -137,6 +140,9 @@ fn devices_escapes_every_field_the_adb_server_sends() {
     assert_defused("stderr", &stderr(&out));
     assert!(text.contains("R58\\u{1b}]0;x\\u{7}M1\t"), "{text}");
     assert!(text.contains("\tdevice\\u{1b}[2J\\u{202e}\t"), "{text}");
-    assert!(text.contains("EVIL\\u{9b}2\tunauthorized\\u{1b}[31m"), "{text}");
+    assert!(
+        text.contains("EVIL\\u{9b}2\tunauthorized\\u{1b}[31m"),
+        "{text}"
+    );
     assert!(text.contains("Pix\\u{200b}el\\u{7}"), "{text}");
 }
