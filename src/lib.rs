@@ -8,7 +8,6 @@
 //! `commands` is the command line.
 
 pub mod apk;
-pub mod atomic_file;
 pub mod cli;
 pub mod commands;
 pub mod config;

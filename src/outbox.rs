@@ -20,7 +20,7 @@
 //! ([`redact_url`]); tokens are never printed. One entry that cannot be read (a folder named
 //! `x.json`, a record without its URL) is reported and left; the others are still sent.
 
-use crate::atomic_file;
+use crate::report::atomic_file;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

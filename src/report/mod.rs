@@ -21,8 +21,10 @@
 //! - `message`: messages on stderr, escaped, above the progress line;
 //! - `listing`: the renderings of `devices`, `signatures` and `outbox list`;
 //! - `sink`: where records go as devices finish (an injected writer, `--output`, `--out-dir`
-//!   files, written through [`crate::atomic_file`]).
+//!   files);
+//! - `atomic_file`: atomic, symlink-safe file writing, for reports and for the outbox.
 
+pub mod atomic_file;
 mod csv;
 mod human;
 mod json;

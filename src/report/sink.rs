@@ -85,7 +85,7 @@ impl Sink {
             stem = format!("{base}-{n}");
         }
         let path = dir.join(format!("{stem}.json"));
-        crate::atomic_file::write(&path, &body)?;
+        super::atomic_file::write(&path, &body)?;
         Ok(Some(path))
     }
 
@@ -129,7 +129,7 @@ impl Sink {
         };
         if let Some(text) = text {
             match &self.output {
-                Some(path) => crate::atomic_file::write(path, text.as_bytes())?,
+                Some(path) => super::atomic_file::write(path, text.as_bytes())?,
                 None => {
                     self.writer.write_all(text.as_bytes())?;
                     self.writer.flush()?;
