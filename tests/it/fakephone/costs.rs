@@ -65,7 +65,33 @@ fn pm_cmd_dumpsys_and_tools_cost_what_the_model_says() {
         &new,
         &format!("echo a; stat -c %s {base}; sha256sum {base}; pm path x; getprop ro.serialno"),
     );
-    assert_eq!(ms, 2.0 + 2.0 + 40.0 + 2.0);
+    // sha256sum also reads the 300,001-byte APK at 500 MB/s.
+    let want = 2.0 + 2.0 + 40.0 + 2.0 + 0.600_002;
+    assert!((ms - want).abs() < 1e-6, "{ms} != {want}");
+}
+
+#[test]
+fn reading_files_costs_by_the_byte() {
+    let Some((server, f)) = setup() else { return };
+    // 1 MB/s: hashing the 300,001-byte APK costs 300 ms of phone time, sending 4096 of its
+    // bytes out through dd 4 ms, base64 of 12,288 bytes 12 ms.
+    let phone = FakePhone::spawn(&server, scenario(34, &f, json!({"file_mb_per_s": 1.0})));
+    let base = phones::tiktok_base(34);
+    let (took, ms) = timed(&server, &phone, &format!("sha256sum {base}"));
+    assert!((ms - 302.001).abs() < 1e-6, "{ms}");
+    assert!(took >= Duration::from_millis(302), "{took:?}");
+    let (_, ms) = timed(
+        &server,
+        &phone,
+        &format!("dd if={base} bs=4096 count=1 2>/dev/null"),
+    );
+    assert!((ms - 6.096).abs() < 1e-6, "{ms}");
+    let (_, ms) = timed(
+        &server,
+        &phone,
+        &format!("dd if={base} bs=4096 skip=1 count=3 2>/dev/null | base64 -w 0"),
+    );
+    assert!((ms - 16.288).abs() < 1e-6, "{ms}");
 }
 
 #[test]

@@ -133,6 +133,12 @@ fn android_14_lists_every_user_by_default_with_joined_uids() {
              package:{TIKTOK} uid:9510234\n"
         )
     );
+    let all = server.shell(&s, "pm list packages -U --user all");
+    assert_eq!(
+        stdout(&all),
+        stdout(&out),
+        "--user all is the default on Android 14"
+    );
     let out = server.shell(&s, "pm list packages -U --user 0");
     assert!(!stdout(&out).contains(TIKTOK), "{}", stdout(&out));
     assert!(stdout(&out).contains("package:com.android.settings uid:1000\n"));
