@@ -17,6 +17,7 @@ mod fakephone;
 mod hostile;
 mod ios_backup;
 mod outbox;
+mod outbox_https;
 mod plist_limits;
 mod sanitize;
 mod scan_files_apk;
