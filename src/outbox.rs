@@ -357,8 +357,8 @@ pub fn flush(d: &Delivery) -> Result<FlushResult, OutboxError> {
 /// once it is this old (a write in progress takes milliseconds).
 const STALE_TEMPORARY: Duration = Duration::from_secs(10 * 60);
 
-/// Removes the atomic writer's temporary files (`.appsweep-*.tmp`, regular files only) that a
-/// killed run left in the outbox.
+/// Removes the atomic writer's temporary files (regular files only) that a killed run left in
+/// the outbox.
 fn sweep_stale_temporaries(outbox: &Path) {
     let Ok(rd) = std::fs::read_dir(outbox) else {
         return;
@@ -366,7 +366,7 @@ fn sweep_stale_temporaries(outbox: &Path) {
     for e in rd.filter_map(Result::ok) {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if !(name.starts_with(".appsweep-") && name.ends_with(".tmp")) {
+        if !atomic_file::is_temporary_name(&name) {
             continue;
         }
         let stale = std::fs::symlink_metadata(e.path()).is_ok_and(|m| {
