@@ -119,7 +119,7 @@ fn safe_id(id: &str) -> String {
 }
 
 /// A URL as it may be shown: scheme, host, port and path. User info, query and fragment (where
-/// secrets live) are replaced by `…`; an authority that is not a plain `host[:port]` (a password
+/// secrets live), and path segments that look like tokens, are replaced by `…`; an authority that is not a plain `host[:port]` (a password
 /// holding an unescaped `/`, `?` or `#` would make one) is shown as `…` whole, and so is a path
 /// holding an `@`.
 pub fn redact_url(url: &str) -> String {
@@ -144,9 +144,24 @@ pub fn redact_url(url: &str) -> String {
     }
     let cut = tail.find(['?', '#']).unwrap_or(tail.len());
     let (path, secret_tail) = tail.split_at_checked(cut).unwrap_or((tail, ""));
-    let path = if path.contains('@') { "/…" } else { path };
+    let path = if path.contains('@') {
+        "/…".to_string()
+    } else {
+        path.split('/')
+            .map(|seg| if looks_like_token(seg) { "…" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
     let secret_tail = if secret_tail.is_empty() { "" } else { "?…" };
     format!("{scheme}://{userinfo}{host}{path}{secret_tail}")
+}
+
+/// A path segment that may be a secret (chat webhooks carry their token in the path): 16
+/// characters or more, mixing letters and digits.
+fn looks_like_token(segment: &str) -> bool {
+    segment.len() >= 16
+        && segment.chars().any(|c| c.is_ascii_digit())
+        && segment.chars().any(|c| c.is_ascii_alphabetic())
 }
 
 /// `host`, `host:port`, `[v6]` or `[v6]:port`, with nothing else in it.
@@ -180,8 +195,8 @@ fn is_plain_host_port(s: &str) -> bool {
         && port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// Removes from a message every secret part of `url` (the URL itself, its user info, query and
-/// fragment), in case a library quoted them.
+/// Removes from a message every secret part of `url` (the URL itself, its user info, query,
+/// fragment and token-like path segments), in case a library quoted them.
 fn scrub(message: &str, url: &str) -> String {
     let mut out = message.replace(url, &redact_url(url));
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -191,6 +206,9 @@ fn scrub(message: &str, url: &str) -> String {
         secrets.push(userinfo);
         secrets.extend(userinfo.split(':'));
     }
+    let path_end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let path = rest.get(authority_end..path_end).unwrap_or("");
+    secrets.extend(path.split('/').filter(|seg| looks_like_token(seg)));
     if let Some(i) = rest.find(['?', '#']) {
         let tail = rest.get(i + 1..).unwrap_or("");
         secrets.push(tail);
@@ -657,6 +675,14 @@ mod tests {
             ("https://user:p#ss@h.example/x", "https://…"),
             ("https://user:pa/ss@h.example/x", "https://…"),
             ("https://h.example/a@b/c", "https://h.example/…"),
+            (
+                "https://hooks.example.com/services/T0AB12CD3/B0EF45GH6/x1Y2z3W4v5U6t7S8r9Q0p1O2",
+                "https://hooks.example.com/services/T0AB12CD3/B0EF45GH6/…",
+            ),
+            (
+                "https://tickets.example.org/api/v2/intake-endpoint/",
+                "https://tickets.example.org/api/v2/intake-endpoint/",
+            ),
             ("https://h.example:80x/", "https://…"),
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
