@@ -3,8 +3,7 @@
 //! their idempotency key and token; an endpoint whose certificate is not trusted is refused, the
 //! record stays queued, and neither the URL's secrets nor the token are printed.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +18,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::support::cmd::{appsweep, code, stderr};
 use crate::support::ipabuild::Ipa;
+use crate::support::webhook::{read_request, Request};
 
 /// A certificate authority of its own and a server certificate it signed for `127.0.0.1`.
 struct Pki {
@@ -53,40 +53,6 @@ impl Pki {
     fn write_ca(&self, path: &Path) {
         std::fs::write(path, &self.ca_pem).unwrap();
     }
-}
-
-/// One request as the endpoint read it.
-#[derive(Debug, Clone)]
-struct Request {
-    target: String,
-    headers: BTreeMap<String, String>,
-    body: String,
-}
-
-/// A request line, headers and a `Content-Length` body.
-fn read_request(r: &mut impl BufRead) -> Option<Request> {
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let target = line.split_whitespace().nth(1)?.to_string();
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-    }
-    let len: usize = headers.get("content-length")?.parse().ok()?;
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some(Request {
-        target,
-        headers,
-        body: String::from_utf8(body).ok()?,
-    })
 }
 
 /// An HTTPS webhook on `127.0.0.1` answering 204 to every request it reads.

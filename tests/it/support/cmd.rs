@@ -68,15 +68,20 @@ pub fn json(o: &Output) -> Value {
     })
 }
 
-/// `appsweep scan files --format json PATHS... EXTRA...`: the exit code and the report document
-/// (a panic showing stderr when stdout is not JSON).
-pub fn scan_files_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
-    let out = appsweep()
-        .args(["scan", "files", "--format", "json"])
+/// Runs `appsweep scan files --format FORMAT PATHS... EXTRA...` to completion.
+pub fn scan_files(format: &str, paths: &[&Path], extra: &[&str]) -> Output {
+    appsweep()
+        .args(["scan", "files", "--format", format])
         .args(paths)
         .args(extra)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `appsweep scan files --format json PATHS... EXTRA...`: the exit code and the report document
+/// (a panic showing stderr when stdout is not JSON).
+pub fn scan_files_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
+    let out = scan_files("json", paths, extra);
     (code(&out), json(&out))
 }
 
