@@ -5,7 +5,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::support::cmd::{code, hermetic, json, run, scan_files, scan_files_json as scan, stderr};
+use crate::support::cmd::{
+    code, evidence, hermetic, json, jsonl, run, scan_files, scan_files_json as scan, stderr,
+};
 use crate::support::ipabuild::Ipa;
 
 fn ipa(dir: &Path, name: &str, bundle: &str, item_id: Option<u64>) -> PathBuf {
@@ -64,12 +66,7 @@ fn tiktok_ipa_is_a_violation_with_exit_1_and_valid_schema() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0]["signature"], "tiktok.global");
     assert_eq!(f[0]["disposition"], "violation");
-    let kinds: Vec<&str> = f[0]["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = evidence(&f[0], "kind");
     assert!(
         kinds.contains(&"bundle_id") && kinds.contains(&"app_store_id"),
         "{kinds:?}"
@@ -91,8 +88,7 @@ fn app_store_id_alone_identifies_a_renamed_bundle() {
     let p = ipa(dir.path(), "x.ipa", "com.example.renamed", Some(835599320));
     let out = scan_files("jsonl", &[&p], &[]);
     assert_eq!(code(&out), 1);
-    let line: Value =
-        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let line = jsonl(&out).remove(0);
     assert_valid_report(&line);
     assert_eq!(line["findings"][0]["signature"], "tiktok.global");
 }
@@ -396,8 +392,7 @@ fn schema_check_catches_drift() {
     let dir = tempfile::tempdir().unwrap();
     ipa(dir.path(), "t.ipa", "com.zhiliaoapp.musically", None);
     let out = scan_files("jsonl", &[dir.path()], &[]);
-    let mut r: Value =
-        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let mut r = jsonl(&out).remove(0);
     assert_valid_report(&r);
     let v = schema();
     r["device"]["unexpected"] = Value::from(1);

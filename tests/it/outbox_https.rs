@@ -16,7 +16,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::support::cmd::{appsweep, code, stderr};
+use crate::support::cmd::{appsweep, code, record_ids, stderr};
 use crate::support::ipabuild::Ipa;
 use crate::support::webhook::{read_request, Request};
 
@@ -133,20 +133,6 @@ fn queued(outbox: &Path) -> Vec<String> {
     ids
 }
 
-fn record_ids(stdout: &[u8]) -> Vec<String> {
-    let mut ids: Vec<String> = String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["record_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    ids.sort();
-    ids
-}
-
 #[test]
 fn records_are_posted_over_https_to_an_endpoint_trusted_through_ssl_cert_file() {
     let pki = Pki::new("appsweep test CA");
@@ -170,7 +156,7 @@ fn records_are_posted_over_https_to_an_endpoint_trusted_through_ssl_cert_file() 
         .unwrap();
     let err = stderr(&out);
     assert_eq!(code(&out), 1, "{err}");
-    let ids = record_ids(&out.stdout);
+    let ids = record_ids(&out);
     assert_eq!(ids.len(), 2);
     let reqs = rx.requests();
     let mut keys: Vec<String> = reqs
@@ -224,11 +210,7 @@ fn an_untrusted_certificate_is_refused_and_the_record_stays_queued_with_its_secr
         let out = cmd.output().unwrap();
         let err = stderr(&out);
         assert_eq!(code(&out), 1, "the violation still wins: {err}");
-        assert_eq!(
-            record_ids(&out.stdout).len(),
-            1,
-            "the report still comes out"
-        );
+        assert_eq!(record_ids(&out).len(), 1, "the report still comes out");
         assert!(err.contains("not delivered"), "{err}");
         assert!(err.contains("not trusted"), "{err}");
         assert!(

@@ -85,6 +85,34 @@ pub fn scan_files_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
     (code(&out), json(&out))
 }
 
+/// stdout as JSON Lines: one record per line.
+pub fn jsonl(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The sorted `record_id`s of JSON Lines output.
+pub fn record_ids(o: &Output) -> Vec<String> {
+    let mut ids: Vec<String> = jsonl(o)
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// One field (`kind` or `value`) of each evidence item of a finding.
+pub fn evidence<'a>(finding: &'a Value, field: &str) -> Vec<&'a str> {
+    finding["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[field].as_str().unwrap())
+        .collect()
+}
+
 /// stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
