@@ -242,14 +242,19 @@ fn ensure_dir(outbox: &Path) -> Result<(), OutboxError> {
     std::fs::create_dir_all(outbox).map_err(io_err(outbox))
 }
 
-/// Queues a record: writes it (and its URL) atomically into the outbox, both `0600`.
+/// Queues a record: writes its URL, then the record, atomically into the outbox, both `0600`
+/// (the record last: a listed record always has its URL). Nothing is left when it fails.
 pub fn enqueue(outbox: &Path, record_id: &str, url: &str, body: &[u8]) -> Result<(), OutboxError> {
     ensure_dir(outbox)?;
     let id = safe_id(record_id);
     let url_path = outbox.join(format!("{id}.url"));
     atomic_file::write_private(&url_path, url.as_bytes()).map_err(io_err(&url_path))?;
     let json_path = outbox.join(format!("{id}.json"));
-    atomic_file::write_private(&json_path, body).map_err(io_err(&json_path))
+    atomic_file::write_private(&json_path, body).map_err(|e| {
+        // No URL file without its record.
+        let _ = std::fs::remove_file(&url_path);
+        io_err(&json_path)(e)
+    })
 }
 
 /// Largest URL file read back (a URL is a line; anything longer is not ours).
