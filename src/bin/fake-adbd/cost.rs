@@ -7,6 +7,7 @@
 //! | one `cmd` call (SDK >= 24) | 40 ms (native `cmd`, a binder call into system_server) |
 //! | one `dumpsys` call | 300 ms + 5 ms per package dumped |
 //! | one toybox/toolbox tool (`stat`, `dd`, `sha256sum`, `getprop`, ...) | 2 ms |
+//! | file bytes a tool reads (hashed, encoded, or sent out of the phone by a shell) | 2 ms per MB (500 MB/s) |
 //! | shell builtins (`echo`, `true`, `exit`, ...), a missing command | 0 |
 //!
 //! A shell service runs its commands one after the other and then sends its output, so a script
@@ -32,6 +33,8 @@ pub struct Costs {
     pub dumpsys_ms: f64,
     pub dumpsys_per_package_ms: f64,
     pub tool_ms: f64,
+    /// Storage read (and hash) speed for file bytes tools read, in MB/s (0: free).
+    pub file_mb_per_s: f64,
     pub parallel: u32,
 }
 
@@ -47,6 +50,7 @@ impl Costs {
             dumpsys_ms: pick(spec.dumpsys_ms, 300.0),
             dumpsys_per_package_ms: pick(spec.dumpsys_per_package_ms, 5.0),
             tool_ms: pick(spec.tool_ms, 2.0),
+            file_mb_per_s: pick(spec.file_mb_per_s, 500.0),
             parallel: spec.parallel.unwrap_or(8).max(1),
         }
     }
@@ -57,8 +61,17 @@ impl Costs {
             "pm" => self.pm_ms,
             "cmd" => self.cmd_ms,
             "dumpsys" => 0.0,
-            "echo" | "true" | "false" | ":" | "exit" | "sh" | "mksh" => 0.0,
+            "echo" | "true" | "false" | ":" | "exit" | "command" | "sh" | "mksh" => 0.0,
             _ => self.tool_ms,
+        }
+    }
+
+    /// Phone time to read `bytes` of files.
+    pub fn file_ms(&self, bytes: u64) -> f64 {
+        if self.file_mb_per_s > 0.0 {
+            bytes as f64 / (self.file_mb_per_s * 1000.0)
+        } else {
+            0.0
         }
     }
 
@@ -126,6 +139,7 @@ mod tests {
         assert_eq!(Costs::of(34, &spec, 1.0).command_ms("stat"), 2.0);
         assert_eq!(Costs::of(34, &spec, 1.0).command_ms("echo"), 0.0);
         assert_eq!(Costs::of(34, &spec, 1.0).dumpsys_total_ms(300), 1800.0);
+        assert_eq!(Costs::of(34, &spec, 1.0).file_ms(1_000_000_000), 2000.0);
     }
 
     #[test]

@@ -210,7 +210,6 @@ fn list_packages(sc: &Scenario, prof: &Profile, opts: &[&str]) -> CmdOut {
     } else {
         UserSel::One(0)
     };
-    let mut user_given = false;
     let mut uid_filter: Option<u32> = None;
     let mut filter: Option<&str> = None;
     let mut i = 0;
@@ -232,7 +231,6 @@ fn list_packages(sc: &Scenario, prof: &Profile, opts: &[&str]) -> CmdOut {
                     Ok(u) => user = u,
                     Err(e) => return e,
                 }
-                user_given = true;
             }
             "--uid" if prof.pm_uid => {
                 i += 1;
@@ -254,8 +252,9 @@ fn list_packages(sc: &Scenario, prof: &Profile, opts: &[&str]) -> CmdOut {
             return CmdOut::ok("");
         }
     }
-    // Android 14+ without --user: every user, each package's uids joined by `,`.
-    let joined_uids = prof.pm_all_users_by_default && !user_given;
+    // Android 14+ lists all users (the default there, or `--user all`) with each package's
+    // uids joined by `,`.
+    let joined_uids = prof.pm_all_users_by_default;
     let mut s = String::new();
     for p in &sc.packages {
         let users = listed_users(sc, p, &user);

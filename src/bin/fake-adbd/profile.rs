@@ -14,6 +14,7 @@
 //! | `sha256sum` (and 224/384/512) | absent | absent | absent | present | same | same | same |
 //! | `sha1sum`, `md5sum` | absent | present | same | same | same | same | same |
 //! | `od -A n -t x1 -v` | absent | present | same | same | same | same | same |
+//! | `head`, `tail`, `wc`, `uname`, `whoami`, `which` | absent (toolbox) | toybox | same | same | same | same | same |
 //! | `dd` | BSD: no `iflag=`/`status=` | same | same | same | same | toybox (29+) | same |
 //! | `cmd` | absent | absent | present, no `cmd package path` | full | same | same | same |
 //! | `pm` unknown option | stderr, exit 1 | same | **stdout, exit 0** | stderr, exit 255 | same | same | same |
@@ -81,6 +82,9 @@ pub struct Profile {
     pub sha256sum: bool,
     pub sha1sum_md5sum: bool,
     pub od: bool,
+    /// toybox's `head`, `tail`, `wc`, `uname`, `whoami`, `which` (Android 6+; Android 5's
+    /// toolbox has none of them).
+    pub toybox_basics: bool,
     pub dd: Dd,
     pub cmd: bool,
     /// mksh's message for a missing command (after `NAME: `).
@@ -134,6 +138,7 @@ impl Profile {
             sha256sum: true,
             sha1sum_md5sum: true,
             od: true,
+            toybox_basics: true,
             dd: Dd::Toybox,
             cmd: sdk >= 24,
             not_found: "inaccessible or not found",
@@ -179,6 +184,7 @@ impl Profile {
             sha256sum: sdk >= 26,
             sha1sum_md5sum: sdk >= 23,
             od: sdk >= 23,
+            toybox_basics: sdk >= 23,
             dd: if sdk >= 29 { Dd::Toybox } else { Dd::Bsd },
             cmd: sdk >= 24,
             not_found: if sdk >= 24 {
@@ -213,6 +219,7 @@ impl Profile {
             "sha256sum" | "sha224sum" | "sha384sum" | "sha512sum" => self.sha256sum,
             "sha1sum" | "md5sum" => self.sha1sum_md5sum,
             "od" => self.od,
+            "head" | "tail" | "wc" | "uname" | "whoami" | "which" => self.toybox_basics,
             "cmd" => self.cmd,
             _ => true,
         }
@@ -249,6 +256,8 @@ mod tests {
         assert!(!profile(22).has_tool("md5sum") && profile(23).has_tool("sha1sum"));
         assert_eq!(profile(28).dd, Dd::Bsd);
         assert_eq!(profile(29).dd, Dd::Toybox);
+        assert!(!profile(22).has_tool("tail") && profile(23).has_tool("tail"));
+        assert!(profile(21).has_tool("dd") && profile(21).has_tool("date"));
     }
 
     #[test]

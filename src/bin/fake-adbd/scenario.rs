@@ -201,6 +201,9 @@ pub struct CostSpec {
     /// One toybox/toolbox tool call (default 2 ms).
     #[serde(default)]
     pub tool_ms: Option<f64>,
+    /// How fast tools read (and hash) file bytes, in MB/s (default 500; 0 = free).
+    #[serde(default)]
+    pub file_mb_per_s: Option<f64>,
     /// Commands the phone runs at the same time (default 8 cores).
     #[serde(default)]
     pub parallel: Option<u32>,
@@ -247,6 +250,13 @@ pub struct Scenario {
     /// hangs up and stops listening (an unplugged cable).
     #[serde(default)]
     pub drop_after_services: Option<u64>,
+    /// The phone's UTC offset (`+0100`, `-05:30`), as `date +%z` prints it. Default `+0100`
+    /// (the default `persist.sys.timezone` is Europe/Berlin).
+    #[serde(default)]
+    pub utc_offset: Option<String>,
+    /// The phone's clock, fixed (UTC, `YYYY-MM-DD HH:MM:SS`). Default: the host's clock.
+    #[serde(default)]
+    pub clock: Option<String>,
     /// Advertise `shell_v2`. Without `sdk`: default true (`false` keeps `cmd` advertised, as
     /// old scenarios expect). With `sdk`: follows the SDK; only `false` may be given (an adbd
     /// without it).
@@ -275,6 +285,16 @@ impl Scenario {
             if p.uid.is_none() {
                 let base = if p.system { 1000 } else { 10_000 };
                 p.uid = Some(base + u32::try_from(i).unwrap_or(0));
+            }
+        }
+        if let Some(o) = &self.utc_offset {
+            if parse_offset(o).is_none() {
+                return Err(format!("utc_offset {o:?} is not like +0100 or -05:30"));
+            }
+        }
+        if let Some(c) = &self.clock {
+            if parse_time(c).is_none() {
+                return Err(format!("clock {c:?} is not like 2026-11-28 09:00:00"));
             }
         }
         let Some(sdk) = self.sdk else {
@@ -317,6 +337,25 @@ impl Scenario {
             .get("ro.build.version.sdk")
             .and_then(|s| s.parse().ok())
             .unwrap_or(34)
+    }
+
+    /// Seconds east of UTC of the phone's local time.
+    pub fn utc_offset_secs(&self) -> i64 {
+        self.utc_offset
+            .as_deref()
+            .and_then(parse_offset)
+            .unwrap_or(3600)
+    }
+
+    /// The phone's clock: seconds since the epoch.
+    pub fn now(&self) -> u64 {
+        if let Some(t) = self.clock.as_deref().and_then(parse_time) {
+            return t;
+        }
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 
     pub fn user(&self, id: u32) -> Option<&User> {
@@ -394,8 +433,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC), as `ls -l` does.
-pub fn format_time(t: u64) -> String {
+/// The civil date and time (UTC) of seconds since the epoch: (year, month, day, h, m, s).
+pub fn civil(t: u64) -> (i64, i64, i64, u64, u64, u64) {
     let days = i64::try_from(t / 86_400).unwrap_or(0);
     let secs = t % 86_400;
     let z = days + 719_468;
@@ -408,9 +447,33 @@ pub fn format_time(t: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
+    (y, m, d, secs / 3600, (secs % 3600) / 60, secs % 60)
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC), as `ls -l` does.
+pub fn format_time(t: u64) -> String {
+    let (y, m, d, hh, mm, _) = civil(t);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
+}
+
+/// `+HHMM`, `-HH:MM`, `+HH` → seconds east of UTC.
+pub fn parse_offset(s: &str) -> Option<i64> {
+    let (sign, rest) = match s.trim().split_at_checked(1)? {
+        ("+", r) => (1, r),
+        ("-", r) => (-1, r),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 2 && digits.len() != 4 {
+        return None;
+    }
+    let h: i64 = digits.get(..2)?.parse().ok()?;
+    let m: i64 = digits
+        .get(2..)
+        .filter(|x| !x.is_empty())
+        .map_or(Some(0), |x| x.parse().ok())?;
+    if h > 14 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
 }

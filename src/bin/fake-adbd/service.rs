@@ -148,8 +148,14 @@ fn run_shell(io: &mut StreamIo, mode: Mode, cmd: &str) -> io::Result<()> {
     let result = shell::run(&conn, cmd);
     // The phone works out the whole script before the output goes out (see cost.rs).
     let costs = &conn.profile().costs;
-    conn.stats().update(|c| c.phone_ms += result.phone_ms);
-    conn.shared.cpu.spend(result.phone_ms, costs.scale);
+    let sent_from_files: u64 = result
+        .events
+        .iter()
+        .map(|(_, p)| shell::file_bytes(std::slice::from_ref(p)))
+        .sum();
+    let phone_ms = result.phone_ms + costs.file_ms(sent_from_files);
+    conn.stats().update(|c| c.phone_ms += phone_ms);
+    conn.shared.cpu.spend(phone_ms, costs.scale);
     if io.drop_pending() {
         let total: u64 = result.events.iter().map(|(_, p)| p.len()).sum();
         io.set_drop_budget(total / 2);

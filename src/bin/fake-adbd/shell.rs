@@ -35,6 +35,16 @@ impl Piece {
     }
 }
 
+/// Bytes of served files among the pieces (what reading them costs the phone).
+pub fn file_bytes(d: &[Piece]) -> u64 {
+    d.iter()
+        .map(|p| match p {
+            Piece::File { len, .. } => *len,
+            Piece::Bytes(_) => 0,
+        })
+        .sum()
+}
+
 pub fn data_len(d: &[Piece]) -> u64 {
     d.iter().map(Piece::len).sum()
 }
@@ -597,6 +607,18 @@ impl Shell<'_> {
             }
             "sh" | "mksh" => self.sh(rest),
             "getprop" => tools::getprop(conn.scenario(), rest),
+            "date" => tools::date(conn.scenario(), rest),
+            "command" => self.command(args, rest, stdin),
+            "which" => {
+                let mut out = CmdOut::default();
+                for name in rest {
+                    match self.locate(name) {
+                        Some(p) if p.starts_with('/') => out.push_out(format!("{p}\n")),
+                        _ => out.code = 1,
+                    }
+                }
+                out
+            }
             "pm" => pm::pm(conn, rest, "pm"),
             "cmd" => pm::cmd(conn, rest),
             "dumpsys" => dumpsys::dumpsys(conn, rest),
@@ -624,6 +646,34 @@ impl Shell<'_> {
                     1,
                 )
             }
+        }
+    }
+
+    /// Where a command is: `/system/bin/NAME`, the bare name for a shell builtin, or `None`.
+    fn locate(&self, name: &str) -> Option<String> {
+        if BUILTINS.contains(&name) {
+            return Some(name.to_string());
+        }
+        let exists = KNOWN.contains(&name) || WRITING.contains(&name);
+        (exists && self.conn.profile().has_tool(name)).then(|| format!("/system/bin/{name}"))
+    }
+
+    /// mksh's `command`: `-v NAME...` says where each is (exit 1 if one is missing); without
+    /// `-v` it runs the command.
+    fn command(&mut self, args: &[String], rest: &[&str], stdin: Vec<Piece>) -> CmdOut {
+        match rest.split_first() {
+            Some((&"-v", names)) => {
+                let mut out = CmdOut::default();
+                for name in names {
+                    match self.locate(name) {
+                        Some(p) => out.push_out(format!("{p}\n")),
+                        None => out.code = 1,
+                    }
+                }
+                out
+            }
+            Some(_) => self.run_simple(args.get(1..).unwrap_or(&[]), stdin),
+            None => CmdOut::default(),
         }
     }
 
@@ -663,40 +713,19 @@ impl Shell<'_> {
     }
 }
 
+/// mksh builtins: they exist at every level and cost nothing.
+const BUILTINS: &[&str] = &["echo", "true", ":", "false", "exit", "command"];
+
 /// Commands the phone has (subject to the SDK: [`crate::profile::Profile::has_tool`]).
+#[rustfmt::skip]
 const KNOWN: &[&str] = &[
-    "echo",
-    "true",
-    ":",
-    "false",
-    "exit",
-    "sh",
-    "mksh",
-    "getprop",
-    "pm",
-    "cmd",
-    "dumpsys",
-    "id",
-    "whoami",
-    "uname",
-    "stat",
-    "sha256sum",
-    "sha1sum",
-    "sha224sum",
-    "sha384sum",
-    "sha512sum",
-    "md5sum",
-    "dd",
-    "cat",
-    "head",
-    "tail",
-    "wc",
-    "base64",
-    "od",
-    "ls",
+    "echo", "true", ":", "false", "exit", "command", "sh", "mksh", "getprop", "date", "which",
+    "pm", "cmd", "dumpsys", "id", "whoami", "uname", "stat", "sha256sum", "sha1sum", "sha224sum",
+    "sha384sum", "sha512sum", "md5sum", "dd", "cat", "head", "tail", "wc", "base64", "od", "ls",
 ];
 
 /// Commands that would change the phone: they exist, and are refused and recorded.
+#[rustfmt::skip]
 const WRITING: &[&str] = &[
     "rm", "mv", "cp", "touch", "mkdir", "rmdir", "chmod", "chown", "ln", "am", "input", "svc",
     "reboot", "setprop", "settings", "dpm", "wm", "monkey", "kill", "pkill", "truncate",

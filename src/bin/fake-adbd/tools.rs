@@ -3,8 +3,8 @@
 
 use crate::conn::Conn;
 use crate::profile::{Base64, Dd};
-use crate::scenario::{format_time, Scenario};
-use crate::shell::{data_len, for_each_block, materialise, slice, CmdOut, Piece};
+use crate::scenario::{civil, format_time, Scenario};
+use crate::shell::{data_len, file_bytes, for_each_block, materialise, slice, CmdOut, Piece};
 use crate::vfs::{FileSrc, Node};
 use sha2::Digest;
 use std::sync::Arc;
@@ -33,6 +33,80 @@ pub fn getprop(sc: &Scenario, rest: &[&str]) -> CmdOut {
             CmdOut::ok(format!("{v}\n"))
         }
     }
+}
+
+/// `date [-u] [+FORMAT]` on the phone's clock and UTC offset: `%Y %m %d %H %M %S %y %e %j
+/// %a %b %z %Z %s %T %F %%` (what a scanner needs; others are printed as given).
+pub fn date(sc: &Scenario, rest: &[&str]) -> CmdOut {
+    let mut utc = false;
+    let mut fmt = "%a %b %e %H:%M:%S %Z %Y".to_string();
+    for a in rest {
+        match *a {
+            "-u" => utc = true,
+            f if f.starts_with('+') => fmt = f.get(1..).unwrap_or("").to_string(),
+            other => return CmdOut::fail(format!("date: bad date '{other}'\n"), 1),
+        }
+    }
+    let now = sc.now();
+    let off = if utc { 0 } else { sc.utc_offset_secs() };
+    let local = u64::try_from(i64::try_from(now).unwrap_or(0) + off).unwrap_or(0);
+    let (y, m, d, hh, mm, ss) = civil(local);
+    let days = local / 86_400;
+    const WDAY: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let yday = days
+        - crate::scenario::parse_time(&format!("{y:04}-01-01 00:00:00")).unwrap_or(0) / 86_400
+        + 1;
+    let zone = {
+        let a = off.abs();
+        format!(
+            "{}{:02}{:02}",
+            if off < 0 { '-' } else { '+' },
+            a / 3600,
+            a % 3600 / 60
+        )
+    };
+    let mut out = String::new();
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('Y') => out.push_str(&format!("{y:04}")),
+            Some('y') => out.push_str(&format!("{:02}", y % 100)),
+            Some('m') => out.push_str(&format!("{m:02}")),
+            Some('d') => out.push_str(&format!("{d:02}")),
+            Some('e') => out.push_str(&format!("{d:2}")),
+            Some('H') => out.push_str(&format!("{hh:02}")),
+            Some('M') => out.push_str(&format!("{mm:02}")),
+            Some('S') => out.push_str(&format!("{ss:02}")),
+            Some('T') => out.push_str(&format!("{hh:02}:{mm:02}:{ss:02}")),
+            Some('F') => out.push_str(&format!("{y:04}-{m:02}-{d:02}")),
+            Some('j') => out.push_str(&format!("{yday:03}")),
+            Some('a') => out.push_str(WDAY.get((days % 7) as usize).copied().unwrap_or("")),
+            Some('b') => out.push_str(
+                MON.get(usize::try_from(m - 1).unwrap_or(0))
+                    .copied()
+                    .unwrap_or(""),
+            ),
+            Some('z') => out.push_str(&zone),
+            Some('Z') if off == 0 => out.push_str("UTC"),
+            Some('Z') => out.push_str(&format!("GMT{zone}")),
+            Some('s') => out.push_str(&now.to_string()),
+            Some('%') => out.push('%'),
+            Some(o) => {
+                out.push('%');
+                out.push(o);
+            }
+            None => out.push('%'),
+        }
+    }
+    out.push('\n');
+    CmdOut::ok(out)
 }
 
 impl Tools<'_> {
@@ -160,9 +234,11 @@ impl Tools<'_> {
             .copied()
             .filter(|a| !a.starts_with('-') || *a == "-")
             .collect();
+        let costs = &self.conn.profile().costs;
         let mut out = CmdOut::default();
         let mut text = String::new();
         if files.is_empty() || files == ["-"] {
+            out.extra_ms += costs.file_ms(file_bytes(stdin));
             match digest(stdin) {
                 Ok(h) => text.push_str(&format!("{h}  -\n")),
                 Err(e) => return CmdOut::fail(format!("{name}: -: {e}\n"), 1),
@@ -173,6 +249,7 @@ impl Tools<'_> {
                 Ok(src) => {
                     let n = src.size;
                     self.conn.stats().update(|c| c.file_bytes_read += n);
+                    out.extra_ms += costs.file_ms(n);
                     match digest(&self.whole(&src)) {
                         Ok(h) => text.push_str(&format!("{h}  {f}\n")),
                         Err(e) => {
@@ -482,6 +559,7 @@ impl Tools<'_> {
             },
             _ => stdin,
         };
+        let read_ms = self.conn.profile().costs.file_ms(file_bytes(&data));
         let bytes = match materialise(&data) {
             Ok(b) => b,
             Err(e) => return CmdOut::fail(format!("base64: {e}\n"), 1),
@@ -504,7 +582,10 @@ impl Tools<'_> {
                 text.push('\n');
             }
         }
-        CmdOut::ok(text)
+        CmdOut {
+            extra_ms: read_ms,
+            ..CmdOut::ok(text)
+        }
     }
 
     pub fn ls(&self, rest: &[&str]) -> CmdOut {
@@ -635,7 +716,9 @@ impl Tools<'_> {
         let total = data_len(&data);
         let start = skip.min(total);
         let len = count.unwrap_or(u64::MAX).min(total - start);
-        let bytes = match materialise(&slice(&data, start, len)) {
+        let wanted = slice(&data, start, len);
+        let read_ms = self.conn.profile().costs.file_ms(file_bytes(&wanted));
+        let bytes = match materialise(&wanted) {
             Ok(b) => b,
             Err(e) => return CmdOut::fail(format!("od: {e}\n"), 1),
         };
@@ -670,7 +753,10 @@ impl Tools<'_> {
             text.push_str(&offset(start + len));
             text.push('\n');
         }
-        CmdOut::ok(text)
+        CmdOut {
+            extra_ms: read_ms,
+            ..CmdOut::ok(text)
+        }
     }
 }
 

@@ -5,6 +5,10 @@
 //! behaves like a real one of its Android version (`sdk`), row by row of
 //! `src/bin/fake-adbd/profile.rs`.
 
+mod costs;
+mod dumpsys;
+mod places;
+mod pm;
 mod tools;
 mod transport;
 

@@ -154,19 +154,23 @@ fn tools_are_there_from_the_version_the_reference_gives() {
             &server,
             &phone,
             &format!(
-                "dd if={base} iflag=skip_bytes,count_bytes skip=1000 count=777 2>/dev/null | wc -c"
+                "dd if={base} iflag=skip_bytes,count_bytes skip=1000 count=777 2>&1 >/dev/null"
             ),
         );
         if sdk >= 29 {
-            assert_eq!(out, "777\n", "{}", p("toybox dd"));
-        } else {
-            let (msg, _) = run(
-                &server,
-                &phone,
-                &format!("dd if={base} iflag=skip_bytes skip=1 count=1 2>&1"),
+            assert_eq!(rc, 0, "{}", p(&out));
+            assert!(
+                out.starts_with("1+1 records in\n1+1 records out\n777 bytes"),
+                "{}",
+                p(&out)
             );
-            assert_eq!(msg, "dd: unknown operand iflag\n", "{}", p("BSD dd"));
-            assert_eq!((out.as_str(), rc), ("0\n", 0), "{}", p("BSD dd"));
+        } else {
+            assert_eq!(
+                (out.as_str(), rc),
+                ("dd: unknown operand iflag\n", 1),
+                "{}",
+                p("BSD dd")
+            );
         }
         let (out, _) = run(
             &server,
@@ -200,4 +204,89 @@ fn tools_are_there_from_the_version_the_reference_gives() {
             assert_eq!((out, rc), (not_found(sdk, "cmd"), 127), "{}", p("cmd"));
         }
     }
+}
+
+#[test]
+fn command_v_which_and_toolbox_era_gaps() {
+    let Some((server, f)) = setup() else { return };
+    for sdk in [21, 22, 23, 25, 26] {
+        let phone = sdk_phone(&server, sdk, Place::Owner, &f);
+        let p = |what: &str| format!("SDK {sdk}: {what}");
+        // mksh's `command -v` says where each tool is, in one round trip.
+        let (out, rc) = run(
+            &server,
+            &phone,
+            "command -v echo dd stat base64 sha256sum od tail",
+        );
+        let mut want = vec!["echo", "/system/bin/dd"];
+        if sdk >= 23 {
+            want.push("/system/bin/stat");
+        }
+        if sdk >= 24 {
+            want.push("/system/bin/base64");
+        }
+        if sdk >= 26 {
+            want.push("/system/bin/sha256sum");
+        }
+        if sdk >= 23 {
+            want.extend(["/system/bin/od", "/system/bin/tail"]);
+        }
+        let want = want.join("\n") + "\n";
+        assert_eq!(
+            (out, rc),
+            (want, if sdk >= 26 { 0 } else { 1 }),
+            "{}",
+            p("command -v")
+        );
+        // Android 5's toolbox has no head, tail, wc or which.
+        let base = tiktok_base(sdk);
+        let (out, rc) = run(&server, &phone, &format!("tail -c 4 {base} | wc -c 2>&1"));
+        if sdk >= 23 {
+            assert_eq!((out.as_str(), rc), ("4\n", 0), "{}", p("tail"));
+            let (out, _) = run(&server, &phone, "which stat od");
+            assert_eq!(out, "/system/bin/stat\n/system/bin/od\n", "{}", p("which"));
+        } else {
+            assert_eq!(rc, 127, "{}", p(&out));
+            let (out, rc) = run(&server, &phone, "which stat 2>&1");
+            assert_eq!((out, rc), (not_found(sdk, "which"), 127), "{}", p("which"));
+        }
+    }
+}
+
+#[test]
+fn date_prints_the_phones_clock_and_utc_offset() {
+    let Some((server, f)) = setup() else { return };
+    let apks = crate::support::phones::Apks {
+        tiktok: &f.apk,
+        split: None,
+        clean: &f.split,
+    };
+    for (sdk, offset, want_z) in [(21, "+05:30", "+0530"), (34, "-0800", "-0800")] {
+        let mut sc = crate::support::phones::phone(sdk, Place::Owner, &apks);
+        sc["clock"] = "2026-11-28 09:00:00".into();
+        sc["utc_offset"] = offset.into();
+        let phone = FakePhone::spawn(&server, sc);
+        let (out, _) = run(
+            &server,
+            &phone,
+            "date +%z; date +%Y-%m-%dT%H:%M:%S%z; date -u +%s",
+        );
+        let local = if want_z == "+0530" {
+            "2026-11-28T14:30:00+0530"
+        } else {
+            "2026-11-28T01:00:00-0800"
+        };
+        assert_eq!(out, format!("{want_z}\n{local}\n1795856400\n"), "SDK {sdk}");
+    }
+    // Without a fixed clock: the host's, at +0100 by default.
+    let phone = sdk_phone(&server, 30, Place::Owner, &f);
+    let (out, _) = run(&server, &phone, "date +%z; date +%s");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("+0100"));
+    let phone_now: u64 = lines.next().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(phone_now.abs_diff(now) < 120, "{phone_now} vs {now}");
 }
