@@ -16,7 +16,6 @@ pub mod manifest_db;
 pub mod mbdb;
 pub mod plists;
 pub mod wal;
-pub mod xmlfast;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
