@@ -10,20 +10,19 @@
 //!   progress handler interrupts it); a value longer than [`MAX_VALUE_BYTES`] is an error; more
 //!   than [`MAX_DOMAINS`] domains, or more than [`MAX_DOMAIN_BYTES`] of them, is reported as an
 //!   incomplete read, never a silent cut.
-//! - **Plaintext never stays on disk.** A private copy (a decrypted database, or one with its
-//!   log applied) is a 0600 file whose name is removed as soon as SQLite has opened it, before
-//!   a byte of the database is written to it: a kill at any moment, SIGKILL included, leaves no
-//!   plaintext behind (the system frees the file when the process ends).
+//! - **Plaintext never touches the disk.** A decrypted database, or one with its log applied, is
+//!   loaded into SQLite's own memory (see [`super::dbimage`]): a kill at any moment, SIGKILL
+//!   included, leaves nothing behind.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
 
-use super::wal;
+use super::{dbimage, wal};
 use crate::input::{self, InputError};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,8 +47,10 @@ pub enum DbError {
     TooSlow,
     #[error("{0}")]
     Wal(#[from] wal::WalError),
-    #[error("cannot hold a private copy in the temporary folder: {0}")]
+    #[error("cannot read: {0}")]
     TempFile(std::io::Error),
+    #[error("{0}")]
+    Image(#[from] dbimage::ImageError),
 }
 
 /// Time allowed for the queries over one database (real ones take milliseconds).
@@ -61,74 +62,28 @@ pub const MAX_DOMAIN_BYTES: usize = 64 << 20;
 /// Longest string or blob SQLite may hand back (a domain is a few dozen bytes).
 pub const MAX_VALUE_BYTES: i32 = 1 << 20;
 
-/// `file:` URI for `path` with every byte outside the unreserved set percent-encoded.
-fn file_uri(path: &Path, query: &str) -> String {
-    #[cfg(unix)]
-    let bytes: Vec<u8> = {
-        use std::os::unix::ffi::OsStrExt;
-        path.as_os_str().as_bytes().to_vec()
-    };
-    #[cfg(not(unix))]
-    let bytes: Vec<u8> = path.to_string_lossy().replace('\\', "/").into_bytes();
-    let mut uri = String::from("file:");
-    for b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
-            uri.push(char::from(b));
-        } else {
-            uri.push_str(&format!("%{b:02X}"));
-        }
-    }
-    uri.push('?');
-    uri.push_str(query);
-    uri
-}
-
 /// A database opened for reading, under the limits above.
 pub struct Database {
     conn: Connection,
-    /// The checked evidence file, or the private copy: kept open as long as the connection.
-    _file: File,
+    /// The checked evidence file, or a private copy: kept open as long as the connection.
+    _file: Option<File>,
     /// What the caller should know about how it was read (a log applied).
     pub note: Option<String>,
 }
 
-fn open_conn(path: &Path, query: &str) -> Result<Connection, DbError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_URI
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(file_uri(path, query), flags).map_err(DbError::Open)?;
+/// The limits every connection reads under.
+fn limit(conn: &Connection) {
+    // Sorting and de-duplicating stay in memory: no temporary file holds a domain.
+    let _ = conn.execute_batch("PRAGMA temp_store = MEMORY");
     conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES);
     conn.set_limit(Limit::SQLITE_LIMIT_SQL_LENGTH, 1 << 16);
-    Ok(conn)
-}
-
-/// Creates a private copy: a 0600 file whose name is gone before `fill` writes the database into
-/// it. SQLite reads it through the descriptor it opened while the name still existed.
-fn private_copy(
-    dir: &Path,
-    fill: impl FnOnce(&mut File) -> Result<(), DbError>,
-) -> Result<(Connection, File), DbError> {
-    let named = tempfile::Builder::new()
-        .prefix("appsweep-")
-        .suffix(".db")
-        .tempfile_in(dir)
-        .map_err(DbError::TempFile)?;
-    // Not immutable: an immutable open reads the (still empty) file once and trusts it.
-    let conn = open_conn(named.path(), "mode=ro")?;
-    let mut file = named.into_file();
-    fill(&mut file)?;
-    // The copy is read as a plain database: no log beside it to look for.
-    file.seek(SeekFrom::Start(18)).map_err(DbError::TempFile)?;
-    file.write_all(&[1, 1]).map_err(DbError::TempFile)?;
-    file.flush().map_err(DbError::TempFile)?;
-    Ok((conn, file))
 }
 
 impl Database {
     /// Opens a backup's `Manifest.db`: a regular file only; its non-empty `-wal`, if any, applied
-    /// to a private copy.
+    /// to a private copy in memory.
     pub fn open_backup(path: &Path) -> Result<Database, DbError> {
-        let mut file = input::open_regular(path, "Manifest.db")?;
+        let file = input::open_regular(path, "Manifest.db")?;
         let mut wal_name = path.as_os_str().to_owned();
         wal_name.push("-wal");
         let wal_path = Path::new(&wal_name);
@@ -140,51 +95,60 @@ impl Database {
                 .unwrap_or(0),
         };
         if wal_len == 0 {
-            let conn = open_conn(path, "mode=ro&immutable=1")?;
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let uri = dbimage::file_uri(path, "mode=ro&immutable=1");
+            let conn = Connection::open_with_flags(uri, flags).map_err(DbError::Open)?;
+            limit(&conn);
             return Ok(Database {
                 conn,
-                _file: file,
+                _file: Some(file),
                 note: None,
             }
             .guarded());
         }
         let mut wal_file = input::open_regular(wal_path, "Manifest.db-wal")?;
-        let mut applied = None;
-        let (conn, copy) = private_copy(&std::env::temp_dir(), |copy| {
-            let db_len = std::io::copy(&mut file, copy).map_err(DbError::TempFile)?;
-            let a = wal::apply(&mut wal_file, wal_len, copy, db_len)?;
-            if a.frames > 0 {
-                copy.set_len(a.pages.saturating_mul(u64::from(a.page_size)))
-                    .map_err(DbError::TempFile)?;
-            }
-            applied = Some(a);
-            Ok(())
-        })?;
-        let note = match applied {
-            Some(a) if a.frames > 0 => format!(
+        let mut image = Vec::new();
+        file.take(super::MAX_FILE_BYTES.saturating_add(1))
+            .read_to_end(&mut image)
+            .map_err(DbError::TempFile)?;
+        if image.len() as u64 > super::MAX_FILE_BYTES {
+            return Err(DbError::Input(InputError::TooLarge {
+                what: "Manifest.db",
+                path: path.to_path_buf(),
+                limit: super::MAX_FILE_BYTES,
+            }));
+        }
+        let db_len = image.len() as u64;
+        let mut cursor = std::io::Cursor::new(image);
+        let a = wal::apply(&mut wal_file, wal_len, &mut cursor, db_len)?;
+        let mut image = cursor.into_inner();
+        let note = if a.frames > 0 {
+            let len = a.pages.saturating_mul(u64::from(a.page_size));
+            image.resize(usize::try_from(len).unwrap_or(usize::MAX), 0);
+            format!(
                 "Manifest.db-wal: {} committed frame(s) applied to a private copy",
                 a.frames
-            ),
-            _ => "Manifest.db-wal holds no committed change".to_string(),
+            )
+        } else {
+            "Manifest.db-wal holds no committed change".to_string()
         };
-        Ok(Database {
-            conn,
-            _file: copy,
-            note: Some(note),
-        }
-        .guarded())
+        let mut db = Self::from_image(image, &std::env::temp_dir())?;
+        db.note = Some(note);
+        Ok(db)
     }
 
-    /// Opens a decrypted database held in memory, through a private copy.
-    pub fn from_plaintext(bytes: &[u8]) -> Result<Database, DbError> {
-        Self::from_plaintext_in(&std::env::temp_dir(), bytes)
+    /// Opens a decrypted database held in memory, without writing it to disk.
+    pub fn from_plaintext(bytes: Vec<u8>) -> Result<Database, DbError> {
+        Self::from_image(bytes, &std::env::temp_dir())
     }
 
-    fn from_plaintext_in(dir: &Path, bytes: &[u8]) -> Result<Database, DbError> {
-        let (conn, file) = private_copy(dir, |f| f.write_all(bytes).map_err(DbError::TempFile))?;
+    fn from_image(image: Vec<u8>, tmp: &Path) -> Result<Database, DbError> {
+        let opened = dbimage::open(image, tmp, limit)?;
         Ok(Database {
-            conn,
-            _file: file,
+            conn: opened.conn,
+            _file: opened.file,
             note: None,
         }
         .guarded())
@@ -363,7 +327,7 @@ mod tests {
     #[test]
     fn uri_escapes_specials() {
         assert_eq!(
-            file_uri(Path::new("/a b/c?d#e%f"), "mode=ro&immutable=1"),
+            dbimage::file_uri(Path::new("/a b/c?d#e%f"), "mode=ro&immutable=1"),
             "file:/a%20b/c%3Fd%23e%25f?mode=ro&immutable=1"
         );
     }
@@ -531,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn plaintext_copies_have_no_name() {
+    fn plaintext_is_read_without_a_file() {
         let tmp = tempfile::tempdir().unwrap();
         let src = make(
             tmp.path(),
@@ -539,8 +503,7 @@ mod tests {
         );
         let bytes = std::fs::read(&src).unwrap();
         let private = tempfile::tempdir().unwrap();
-        let db = Database::from_plaintext_in(private.path(), &bytes).unwrap();
-        // The copy's name was removed before anything was written to it.
+        let db = Database::from_image(bytes, private.path()).unwrap();
         assert!(listing(private.path()).is_empty());
         assert_eq!(db.domains().unwrap().list, vec!["AppDomain-x"]);
         drop(db);

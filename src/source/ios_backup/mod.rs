@@ -11,6 +11,7 @@
 //! Backups are scanned in parallel (rayon) and each inventory is emitted as soon as it is done.
 
 pub mod apps;
+pub mod dbimage;
 pub mod keybag;
 pub mod manifest_db;
 pub mod mbdb;
@@ -546,9 +547,8 @@ fn read_manifest_db(
                 other => Problem::new(scope, format!("Manifest.db cannot be decrypted: {other}")),
             })?;
     drop(encrypted_db);
-    let db = manifest_db::Database::from_plaintext(&plain)
+    let db = manifest_db::Database::from_plaintext(plain)
         .map_err(|e| Problem::new(scope, format!("decrypted Manifest.db {e}")))?;
-    drop(plain);
     if has_wal(path) {
         problems.push(Problem::new(
             scope,

@@ -1,6 +1,7 @@
-//! Kills mid-scan: a decrypted `Manifest.db` is plaintext of the phone's file list; SIGKILL,
-//! SIGTERM or SIGINT at any moment (while the password is stretched, while the database is
-//! decrypted, while it is queried) must leave no plaintext and no temporary file behind.
+//! Kills mid-scan: a decrypted `Manifest.db` is plaintext of the phone's file list. It must never
+//! reach the disk: no file appears in the temporary folder during a scan, and SIGKILL, SIGTERM or
+//! SIGINT at any moment (while the password is stretched, while the database is decrypted, while
+//! it is queried) leaves nothing behind.
 
 use super::*;
 use crate::support::backupbuild::{encrypt_manifest_db, Encryption};
@@ -65,24 +66,11 @@ fn names(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// `true` once the process holds its private copy of the database open.
-fn holds_private_copy(pid: u32, tmp: &Path) -> bool {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.filter_map(Result::ok).any(|fd| {
-        std::fs::read_link(fd.path())
-            .is_ok_and(|t| t.starts_with(tmp) && t.to_string_lossy().contains("appsweep-"))
-    })
-}
-
+/// Sends `sig`; the process may have just exited (counted by the caller).
 fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
+    let _ = std::process::Command::new("kill")
         .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} {pid}");
+        .status();
 }
 
 #[test]
@@ -92,50 +80,40 @@ fn kills_mid_decrypt_and_mid_query_leave_no_plaintext() {
     let tmp = root.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
 
-    // Undisturbed, the run finds TikTok in the decrypted database and leaves nothing.
+    // Undisturbed, the run finds TikTok in the decrypted database, and nothing ever appears in
+    // the temporary folder while it runs.
     let started = Instant::now();
-    let out = start(&dir, &pw, &tmp).wait_with_output().unwrap();
+    let mut child = start(&dir, &pw, &tmp);
+    let mut seen = Vec::new();
+    while child.try_wait().unwrap().is_none() {
+        seen.extend(names(&tmp));
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let whole = started.elapsed();
+    let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let doc = json(&out);
     assert!(
         doc["reports"][0]["notes"].to_string().contains("decrypted"),
         "{doc}"
     );
+    assert_eq!(seen, Vec::<String>::new());
     assert_eq!(names(&tmp), Vec::<String>::new());
 
-    let mut killed_holding_copy = 0;
+    let mut killed = 0;
     for sig in ["-KILL", "-TERM", "-INT"] {
-        // At fixed points of the run (stretching the password, decrypting, querying)...
-        for eighth in [2u32, 5] {
+        // At points spread over the run: stretching the password, decrypting, querying.
+        for eighth in [1u32, 4, 7] {
             let mut child = start(&dir, &pw, &tmp);
             std::thread::sleep(whole * eighth / 8);
-            let _ = std::process::Command::new("kill")
-                .args([sig, &child.id().to_string()])
-                .status();
-            let _ = child.wait();
+            if child.try_wait().unwrap().is_none() {
+                signal(child.id(), sig);
+            }
+            if child.wait().unwrap().code().is_none() {
+                killed += 1;
+            }
             assert_eq!(names(&tmp), Vec::<String>::new(), "{sig} at {eighth}/8");
         }
-        // ...and at the moment the private copy is open.
-        let mut child = start(&dir, &pw, &tmp);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !holds_private_copy(child.id(), &tmp) && Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        if child.try_wait().unwrap().is_none() {
-            signal(child.id(), sig);
-            let status = child.wait().unwrap();
-            if status.code().is_none() {
-                killed_holding_copy += 1;
-            }
-        }
-        assert_eq!(names(&tmp), Vec::<String>::new(), "{sig} holding the copy");
     }
-    assert!(
-        killed_holding_copy >= 2,
-        "the private copy was seen open and the run killed only {killed_holding_copy} time(s)"
-    );
+    assert!(killed >= 6, "only {killed} of 9 runs were killed mid-scan");
 }
