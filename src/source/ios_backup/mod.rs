@@ -578,11 +578,13 @@ fn device_info(
     device.manufacturer = Some("Apple".to_string());
     device.os_version = fields.product_version.clone();
     device.os_build = fields.build_version.clone();
-    device.name = fields.name.clone();
+    // Asset identifiers (UDID, serial, IMEI) find the handset and are always reported; the
+    // device name is usually its owner's ("Alice's iPhone") and is personal data.
     device.serial = fields.serial.clone();
     device.imei = fields.imei.clone();
     device.location = Some(dir.display().to_string());
     if opts.include_personal_data {
+        device.name = fields.name.clone();
         device.personal = Some(PersonalData {
             phone_number: fields.phone_number.clone(),
             iccid: fields.iccid.clone(),
