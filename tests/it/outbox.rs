@@ -65,6 +65,21 @@ fn flush_until_empty(outbox: &Path) {
     );
 }
 
+/// SIGKILLs `child` once `rx` has read its first request (a generous deadline: the machine may
+/// be busy).
+fn kill_once_sending(mut child: std::process::Child, rx: &Receiver) {
+    let start = Instant::now();
+    while rx.requests.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        rx.requests.load(Ordering::SeqCst) > 0,
+        "appsweep never tried to send"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn every_record_arrives_through_a_flaky_endpoint_exactly_once_after_dedup() {
     let rx = Receiver::start(0x9e3779b97f4a7c15);
@@ -125,7 +140,7 @@ fn nothing_is_lost_when_appsweep_is_killed_mid_send() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = tmp.path().join("outbox");
     let devs = devices(&tmp.path().join("data"), 6);
-    let mut child = appsweep()
+    let child = appsweep()
         .args([
             "scan",
             "files",
@@ -143,16 +158,7 @@ fn nothing_is_lost_when_appsweep_is_killed_mid_send() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while rx.requests.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        rx.requests.load(Ordering::SeqCst) > 0,
-        "appsweep never tried to send"
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_once_sending(child, &rx);
     assert_eq!(
         pending(&outbox),
         6,
@@ -403,23 +409,14 @@ fn a_flush_killed_while_it_holds_a_record_leaves_it_queued_and_unlocked() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = tmp.path().join("outbox");
     let ids = queue(&outbox, &rx.url(), 4);
-    let mut child = appsweep()
+    let child = appsweep()
         .args(["outbox", "flush", "--post-timeout", "30", "--outbox"])
         .arg(&outbox)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while rx.requests.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        rx.requests.load(Ordering::SeqCst) > 0,
-        "the flush never sent"
-    );
     // SIGKILL while the first record is locked and its answer awaited.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_once_sending(child, &rx);
     assert_eq!(pending(&outbox), 4);
     assert!(temporaries(&outbox).is_empty());
     // The kernel dropped the dead sender's lock: the next flush sends everything.
