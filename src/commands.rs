@@ -101,6 +101,7 @@ fn scan_adb(a: AdbScanArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
     let opts = adb::AdbOptions {
         serials: a.serial,
+        progress: !quiet,
         ..config::adb_options(&a.adb, &a.cache, a.scan.hash)
     };
     pipeline::run(&cfg, stdout(), |emit| {

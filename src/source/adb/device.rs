@@ -26,7 +26,7 @@ use super::batch::{quote, run_parts, PartOutput, RunError};
 use super::cache::Cache;
 use super::caps::{self, Caps, Tool};
 use super::dumpsys::{parse_dumpsys_package, Dumpsys};
-use super::fingerprint::{chain_from, fingerprint_all, FpCounters, FpResults, Read, Target};
+use super::fingerprint::{chain_from, fingerprint_all, FpCounters, FpResults, FpRun, Read, Target};
 use super::memo::Memo;
 use super::merge::{self, Apps, ListStep, Listing};
 use super::parse::{self, PmFailure, StatLine, UserInfo};
@@ -511,15 +511,14 @@ fn round_fingerprint(
     files: &mut Files,
 ) -> Result<(), RunError> {
     let ways = chain_from(caps, ctx.read_from);
-    let result = fingerprint_all(
-        ctx.dev,
-        ctx.tag,
-        targets,
-        &ways,
-        &mut files.cache,
-        ctx.timeout,
-        &mut out.counters,
-    );
+    let run = FpRun {
+        dev: ctx.dev,
+        tag: ctx.tag,
+        chain: &ways,
+        timeout: ctx.timeout,
+        progress: ctx.opts.progress,
+    };
+    let result = fingerprint_all(&run, targets, &mut files.cache, &mut out.counters);
     let (results, lost) = split(result);
     files.results.extend(results);
     match lost {

@@ -203,17 +203,32 @@ fn decode(read: Read, data: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Fingerprints `targets`, using and filling `cache`, reading ranges the ways `chain` lists.
-/// `Err` only when the device itself was lost (results so far are returned with it).
+/// How a fingerprinting pass runs.
+pub struct FpRun<'a> {
+    pub dev: &'a Device,
+    pub tag: &'a str,
+    /// The ways to read ranges, best first ([`chain`]).
+    pub chain: &'a [Read],
+    pub timeout: Duration,
+    /// Draw a progress line while an APK is pulled whole.
+    pub progress: bool,
+}
+
+/// Fingerprints `targets`, using and filling `cache`, reading ranges the ways `run.chain`
+/// lists. `Err` only when the device itself was lost (results so far are returned with it).
 pub fn fingerprint_all(
-    dev: &Device,
-    tag: &str,
+    run: &FpRun<'_>,
     targets: &[Target],
-    chain: &[Read],
     cache: &mut Cache,
-    timeout: Duration,
     counters: &mut FpCounters,
 ) -> Result<FpResults, (FpResults, RunError)> {
+    let FpRun {
+        dev,
+        tag,
+        chain,
+        timeout,
+        ..
+    } = *run;
     let mut results: FpResults = BTreeMap::new();
     let mut active = start(targets, cache, counters, &mut results);
     let mut to_pull: Vec<usize> = Vec::new();
@@ -286,7 +301,7 @@ pub fn fingerprint_all(
     }
     for i in to_pull {
         if let Some(t) = targets.get(i) {
-            let r = pull_whole(dev, t, cache, timeout, counters);
+            let r = pull_whole(run, t, cache, counters);
             results.insert(t.path.clone(), r);
         }
     }
@@ -392,12 +407,11 @@ fn slice_outputs(outputs: &[PartOutput], slots: Vec<Slot>, read: Read) -> Option
     Some(data)
 }
 
-/// The last resort: the whole APK over sync `RECV`, analysed here.
+/// The last resort: the whole APK over sync `RECV` (with a progress line in MB), analysed here.
 fn pull_whole(
-    dev: &Device,
+    run: &FpRun<'_>,
     t: &Target,
     cache: &mut Cache,
-    timeout: Duration,
     counters: &mut FpCounters,
 ) -> Result<Fingerprint, String> {
     if t.size > MAX_PULL {
@@ -407,7 +421,26 @@ fn pull_whole(
         ));
     }
     counters.full_pulls += 1;
-    match dev.pull(&t.path, t.size, timeout) {
+    let name = t.path.rsplit('/').take(2).collect::<Vec<_>>();
+    let label = format!(
+        "{}: pulling {} whole (MB)",
+        run.dev.serial,
+        name.into_iter().rev().collect::<Vec<_>>().join("/")
+    );
+    let progress =
+        crate::progress::Progress::new(&label, Some(t.size.div_ceil(1 << 20)), run.progress);
+    let mut bytes = Vec::new();
+    let r = run
+        .dev
+        .pull_with(&t.path, t.size, run.timeout, &mut |chunk| {
+            let before = bytes.len() >> 20;
+            bytes.extend_from_slice(chunk);
+            for _ in before..(bytes.len() >> 20) {
+                progress.inc();
+            }
+        });
+    progress.finish();
+    match r.map(|()| bytes) {
         Ok(bytes) => {
             counters.pulled_bytes += bytes.len() as u64;
             let r = analyze(&SliceSource(&bytes)).map(|info| Fingerprint::from_info(&info));

@@ -47,6 +47,8 @@ pub struct AdbOptions {
     pub cache_dir: Option<std::path::PathBuf>,
     /// Deadline for one adb operation (one shell command or pull); `None`: 120 s.
     pub timeout: Option<Duration>,
+    /// Show a progress line for long work (an APK pulled whole) on a terminal stderr.
+    pub progress: bool,
 }
 
 impl AdbOptions {

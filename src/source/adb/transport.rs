@@ -351,20 +351,6 @@ impl Device {
         Ok(out)
     }
 
-    /// Pulls a whole file with sync `RECV` (the last resort) into memory, checking its length.
-    pub fn pull(
-        &self,
-        path: &str,
-        expected_len: u64,
-        timeout: Duration,
-    ) -> Result<Vec<u8>, HostError> {
-        let mut data = Vec::new();
-        self.pull_with(path, expected_len, timeout, &mut |chunk| {
-            data.extend_from_slice(chunk)
-        })?;
-        Ok(data)
-    }
-
     /// Streams a whole file over sync `RECV` into `sink`, checking its length.
     pub fn pull_with(
         &self,
