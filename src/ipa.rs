@@ -28,6 +28,8 @@ pub enum IpaError {
     NoInfoPlist,
     #[error("{entry} is not a readable plist: {message}")]
     Plist { entry: String, message: String },
+    #[error("{entry} is larger than the {MAX_PLIST}-byte limit for a plist in an IPA")]
+    TooLarge { entry: String },
 }
 
 const MAX_PLIST: u64 = 8 * 1024 * 1024;
@@ -41,9 +43,14 @@ fn read_entry<R: Read + Seek>(
         .map_err(|e| IpaError::Zip(format!("{name}: {e}")))?;
     let mut buf = Vec::new();
     entry
-        .take(MAX_PLIST)
+        .take(MAX_PLIST + 1)
         .read_to_end(&mut buf)
         .map_err(|e| IpaError::Zip(format!("{name}: {e}")))?;
+    if buf.len() as u64 > MAX_PLIST {
+        return Err(IpaError::TooLarge {
+            entry: name.to_string(),
+        });
+    }
     Ok(buf)
 }
 
@@ -154,5 +161,19 @@ mod tests {
             analyze(Cursor::new(empty)),
             Err(IpaError::NoInfoPlist)
         ));
+    }
+
+    #[test]
+    fn an_oversized_plist_says_so() {
+        // 9 MiB of zeros compresses to a few kilobytes.
+        let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        zw.start_file("Payload/A.app/Info.plist", opts).unwrap();
+        zw.write_all(&vec![0u8; 9 << 20]).unwrap();
+        let ipa = zw.finish().unwrap().into_inner();
+        assert!(ipa.len() < 100_000);
+        let e = analyze(Cursor::new(ipa)).unwrap_err();
+        assert!(matches!(e, IpaError::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("8388608-byte limit"), "{e}");
     }
 }

@@ -3,9 +3,11 @@
 //! through this one reader, with the same limits:
 //! - nesting at most [`MAX_DEPTH`] levels (the `plist` crate's builder recurses once per level: a
 //!   few hundred bytes nesting 20,000 levels would overflow the stack);
-//! - at most [`MAX_NODES`] values once expanded: a binary plist's objects may reference the same
-//!   children many times, so ~400 bytes can stand for 2^40 values; the object graph is walked
-//!   (each object once, sizes memoised) before anything is built.
+//! - at most [`MAX_NODES`] values and [`MAX_EXPANDED_BYTES`] of strings and data once expanded:
+//!   a binary plist's objects may reference the same children many times, so ~400 bytes can
+//!   stand for 2^40 values, and a few kilobytes for terabytes of copies of one string; the object
+//!   graph is walked (each object once, sizes memoised) before anything is built. An XML plist
+//!   cannot share, but its values are counted the same way, by the fast path too.
 //!
 //! Pure functions over bytes. Values come from a device or a file: every key may be missing or
 //! have the wrong type, and that is tolerated (the field stays `None`); only bytes that are not a
@@ -25,6 +27,10 @@ pub enum PlistError {
     TooDeep,
     #[error("plist expands to more than {MAX_NODES} values (objects shared over and over)")]
     TooManyNodes,
+    #[error(
+        "plist expands to more than {MAX_EXPANDED_BYTES} bytes of strings and data (objects shared over and over)"
+    )]
+    TooManyBytes,
     #[error("malformed plist: {0}")]
     Malformed(&'static str),
 }
@@ -37,6 +43,18 @@ pub const MAX_DEPTH: usize = 128;
 /// tens of thousands; a hostile one sharing objects could stand for 2^40.
 pub const MAX_NODES: u64 = 4_000_000;
 
+/// Most bytes of strings and data a plist may expand to (a real `Info.plist` holds a few
+/// megabytes of icons).
+pub const MAX_EXPANDED_BYTES: u64 = 256 << 20;
+
+/// What an object of a binary plist is, for the expansion walk.
+enum Object {
+    /// A container: first reference position and number of references.
+    Container(usize, usize),
+    /// Anything else, with the bytes it becomes once built (strings and data; 0 for others).
+    Leaf(u64),
+}
+
 fn uint(b: &[u8], at: usize, size: usize) -> Option<u64> {
     if size == 0 || size > 8 {
         return None;
@@ -48,7 +66,7 @@ fn uint(b: &[u8], at: usize, size: usize) -> Option<u64> {
 /// Checks that a binary plist nests at most `max` containers deep and expands to at most
 /// `max_nodes` values, walking its object graph without recursion (each object once; heights
 /// and expanded sizes memoised). Cycles and references out of range are errors.
-fn check_binary(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> {
+fn check_binary(b: &[u8], max: usize, max_nodes: u64, max_bytes: u64) -> Result<(), PlistError> {
     let bad = |what| PlistError::Malformed(what);
     let t = b
         .len()
@@ -73,25 +91,29 @@ fn check_binary(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> 
             .and_then(|o| usize::try_from(o).ok())
             .ok_or(bad("offset table truncated"))
     };
-    // (first reference position, number of references) of a container object, or None.
-    let refs = |i: usize| -> Result<Option<(usize, usize)>, PlistError> {
+    let refs = |i: usize| -> Result<Object, PlistError> {
         let off = offset(i)?;
         let marker = *b.get(off).ok_or(bad("object offset out of range"))?;
         let kind = marker >> 4;
-        if !matches!(kind, 0xA..=0xD) {
-            return Ok(None);
+        // Data, ASCII, UTF-16 (up to 3 UTF-8 bytes a unit), UTF-8 strings, UIDs, containers.
+        if !matches!(kind, 0x4..=0x8 | 0xA..=0xD) {
+            return Ok(Object::Leaf(0));
         }
-        let (n, start) = if marker & 0xF == 0xF {
-            let int_marker = *b.get(off + 1).ok_or(bad("container length"))?;
+        let (n, start) = if marker & 0xF == 0xF && kind != 0x8 {
+            let int_marker = *b.get(off + 1).ok_or(bad("object length"))?;
             if int_marker >> 4 != 0x1 || int_marker & 0xF > 3 {
-                return Err(bad("container length"));
+                return Err(bad("object length"));
             }
             let size = 1usize << (int_marker & 0xF);
-            let n = uint(b, off + 2, size).ok_or(bad("container length"))?;
+            let n = uint(b, off + 2, size).ok_or(bad("object length"))?;
             (n, off + 2 + size)
         } else {
             (u64::from(marker & 0xF), off + 1)
         };
+        if !matches!(kind, 0xA..=0xD) {
+            let units = if kind == 0x6 { 3 } else { 1 };
+            return Ok(Object::Leaf(n.saturating_add(1).saturating_mul(units)));
+        }
         let n = usize::try_from(n).map_err(|_| bad("container length"))?;
         let n = if kind == 0xD {
             n.checked_mul(2).ok_or(bad("container length"))?
@@ -105,7 +127,7 @@ fn check_binary(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> 
         if end > b.len() {
             return Err(bad("container runs past the end"));
         }
-        Ok(Some((start, n)))
+        Ok(Object::Container(start, n))
     };
     let top = usize::try_from(top)
         .ok()
@@ -114,14 +136,15 @@ fn check_binary(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> 
     // 0: unseen, 1: on the stack, 2: done (height known).
     let mut state = vec![0u8; count];
     let mut height = vec![0usize; count];
-    // Values an object expands to (itself and everything under it, shared children counted
-    // each time they are referenced), saturating.
+    // Values, and bytes of strings and data, an object expands to (itself and everything under
+    // it, shared children counted each time they are referenced), saturating.
     let mut nodes = vec![1u64; count];
+    let mut bytes = vec![0u64; count];
     // (object, first reference position, references, next reference).
     let mut stack: Vec<(usize, usize, usize, usize)> = Vec::new();
     match refs(top)? {
-        None => return Ok(()),
-        Some((start, n)) => {
+        Object::Leaf(_) => return Ok(()),
+        Object::Container(start, n) => {
             stack.push((top, start, n, 0));
             if let Some(s) = state.get_mut(top) {
                 *s = 1;
@@ -137,8 +160,12 @@ fn check_binary(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> 
             }
             let h = height.get(obj).copied().unwrap_or(0);
             let w = nodes.get(obj).copied().unwrap_or(1);
+            let wb = bytes.get(obj).copied().unwrap_or(0);
             if w > max_nodes {
                 return Err(PlistError::TooManyNodes);
+            }
+            if wb > max_bytes {
+                return Err(PlistError::TooManyBytes);
             }
             if let Some(parent) = stack.last() {
                 if let Some(ph) = height.get_mut(parent.0) {
@@ -146,6 +173,9 @@ fn check_binary(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> 
                 }
                 if let Some(pw) = nodes.get_mut(parent.0) {
                     *pw = pw.saturating_add(w);
+                }
+                if let Some(pb) = bytes.get_mut(parent.0) {
+                    *pb = pb.saturating_add(wb);
                 }
             }
             continue;
@@ -172,17 +202,33 @@ fn check_binary(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> 
                         return Err(PlistError::TooManyNodes);
                     }
                 }
+                let wb = bytes.get(child).copied().unwrap_or(0);
+                if let Some(pb) = bytes.get_mut(obj) {
+                    *pb = pb.saturating_add(wb);
+                    if *pb > max_bytes {
+                        return Err(PlistError::TooManyBytes);
+                    }
+                }
             }
             _ => match refs(child)? {
-                None => {
+                Object::Leaf(size) => {
                     if let Some(s) = state.get_mut(child) {
                         *s = 2;
+                    }
+                    if let Some(cb) = bytes.get_mut(child) {
+                        *cb = size;
                     }
                     if let Some(pw) = nodes.get_mut(obj) {
                         *pw = pw.saturating_add(1);
                     }
+                    if let Some(pb) = bytes.get_mut(obj) {
+                        *pb = pb.saturating_add(size);
+                        if *pb > max_bytes {
+                            return Err(PlistError::TooManyBytes);
+                        }
+                    }
                 }
-                Some((cs, cn)) => {
+                Object::Container(cs, cn) => {
                     if stack.len() >= max {
                         return Err(PlistError::TooDeep);
                     }
@@ -197,16 +243,17 @@ fn check_binary(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> 
     Ok(())
 }
 
-/// Checks that an XML plist nests at most `max` `<array>`/`<dict>` deep (comments, CDATA,
-/// processing instructions and the DOCTYPE skipped; namespace prefixes ignored, as the parser
-/// does).
-fn check_xml_depth(b: &[u8], max: usize) -> Result<(), PlistError> {
+/// Checks that an XML plist nests at most `max` `<array>`/`<dict>` deep and holds at most
+/// `max_nodes` elements (comments, CDATA, processing instructions and the DOCTYPE skipped;
+/// namespace prefixes ignored, as the parser does).
+fn check_xml(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> {
     let find = |from: usize, needle: &[u8]| {
         b.get(from..)
             .and_then(|rest| memchr::memmem::find(rest, needle))
             .map(|p| from + p + needle.len())
     };
     let mut depth = 0usize;
+    let mut elements = 0u64;
     let mut pos = 0usize;
     while let Some(lt) = b
         .get(pos..)
@@ -256,6 +303,12 @@ fn check_xml_depth(b: &[u8], max: usize) -> Result<(), PlistError> {
             .unwrap_or(tag.len());
         let name = tag.get(..name_end).unwrap_or(&[]);
         let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
+        if !closing {
+            elements += 1;
+            if elements > max_nodes {
+                return Err(PlistError::TooManyNodes);
+            }
+        }
         if local == b"array" || local == b"dict" {
             if closing {
                 depth = depth.saturating_sub(1);
@@ -275,9 +328,9 @@ fn check_xml_depth(b: &[u8], max: usize) -> Result<(), PlistError> {
 /// bounded (its builder recurses once per level and copies shared objects).
 pub fn parse_value(bytes: &[u8]) -> Result<Value, PlistError> {
     if bytes.starts_with(b"bplist") {
-        check_binary(bytes, MAX_DEPTH, MAX_NODES)?;
+        check_binary(bytes, MAX_DEPTH, MAX_NODES, MAX_EXPANDED_BYTES)?;
     } else {
-        check_xml_depth(bytes, MAX_DEPTH)?;
+        check_xml(bytes, MAX_DEPTH, MAX_NODES)?;
     }
     Ok(plist::from_bytes(bytes)?)
 }
@@ -490,6 +543,47 @@ mod tests {
         dicts.push(vec![0x51, b'k']);
         assert!(matches!(
             parse_value(&bplist(&dicts)),
+            Err(PlistError::TooManyNodes)
+        ));
+    }
+
+    #[test]
+    fn shared_strings_cannot_expand_without_bound() {
+        // An array of 250 references to one 2 MiB data object: 500 MiB of copies from 2 MiB.
+        let mut data = vec![0x4F, 0x12];
+        data.extend_from_slice(&(2u32 << 20).to_be_bytes());
+        data.resize(data.len() + (2 << 20), b'x');
+        let mut array = vec![0xAF, 0x10, 250];
+        array.extend(std::iter::repeat_n(1u8, 250));
+        let bomb = bplist(&[array, data.clone()]);
+        assert!(matches!(parse_value(&bomb), Err(PlistError::TooManyBytes)));
+        // Twenty copies (40 MiB) are within the budget.
+        let mut array = vec![0xAF, 0x10, 20];
+        array.extend(std::iter::repeat_n(1u8, 20));
+        assert!(parse_value(&bplist(&[array, data])).is_ok());
+        // UTF-16 strings count three bytes a unit.
+        let mut utf16 = vec![0x6F, 0x12];
+        utf16.extend_from_slice(&(1u32 << 20).to_be_bytes());
+        utf16.resize(utf16.len() + (2 << 20), 0x41);
+        let mut array = vec![0xAF, 0x10, 100];
+        array.extend(std::iter::repeat_n(1u8, 100));
+        assert!(matches!(
+            parse_value(&bplist(&[array, utf16])),
+            Err(PlistError::TooManyBytes)
+        ));
+    }
+
+    #[test]
+    fn xml_values_are_counted_by_both_paths() {
+        let n = MAX_NODES as usize + 10;
+        let doc = format!("<plist><array>{}</array></plist>", "<true/>".repeat(n));
+        assert!(matches!(
+            parse_value(doc.as_bytes()),
+            Err(PlistError::TooManyNodes)
+        ));
+        assert!(xmlfast::parse(doc.as_bytes(), &[]).is_none());
+        assert!(matches!(
+            dictionary(doc.as_bytes()),
             Err(PlistError::TooManyNodes)
         ));
     }

@@ -4,7 +4,8 @@
 //! [`parse`] builds the same [`plist::Value`] as the `plist` crate for the plain XML plists
 //! Apple's tools write, except that `<data>` under the keys named in `skip_data_keys` is not
 //! decoded (it becomes empty data). Whenever the input holds anything it does not handle
-//! (CDATA, a DOCTYPE with an internal subset, unknown elements, bad base64, ...) it returns
+//! (CDATA, a DOCTYPE with an internal subset, unknown elements, bad base64, more than
+//! [`super::MAX_NODES`] values, ...) it returns
 //! `None` and the caller parses with the `plist` crate, which gives the real answer or error.
 //! Skipping a blob needs only a scan for the next `<`, done eight bytes at a time.
 
@@ -14,6 +15,9 @@ struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
     skip: &'a [&'a str],
+    /// Values built so far: past [`super::MAX_NODES`] the `plist` crate's path decides (its
+    /// check refuses the file before building anything).
+    nodes: u64,
 }
 
 /// Index of the next `<` at or after `from`.
@@ -97,9 +101,10 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self, key: Option<&str>, depth: usize) -> Option<Value> {
-        if depth > 64 {
+        if depth > 64 || self.nodes >= super::MAX_NODES {
             return None;
         }
+        self.nodes += 1;
         let (name, empty) = self.open_tag()?;
         Some(match name {
             b"dict" => {
@@ -281,6 +286,7 @@ pub fn parse(bytes: &[u8], skip_data_keys: &[&str]) -> Option<Value> {
         b: bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
         pos: 0,
         skip: skip_data_keys,
+        nodes: 0,
     };
     loop {
         r.skip_ws_and_comments()?;

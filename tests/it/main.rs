@@ -18,7 +18,6 @@ mod hostile;
 mod ios_backup;
 mod outbox;
 mod outbox_https;
-mod plist_limits;
 mod sanitize;
 mod scan_files_apk;
 mod watch;

@@ -4,6 +4,7 @@
 
 mod backup;
 mod files;
+mod plists;
 mod signals;
 
 use crate::support::backupbuild::Backup;

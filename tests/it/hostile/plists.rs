@@ -3,13 +3,7 @@
 //! its own record, under an address-space cap and a time limit, and the TikTok beside it is
 //! still found.
 
-use crate::support::cmd::{appsweep_limited, code, json, stderr};
-use crate::support::ipabuild::Ipa;
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-const MEM_MIB: u64 = 1024;
-const SECS: u64 = 60;
+use super::*;
 
 /// `scan files` of `ipa` beside a TikTok IPA: TikTok must still be a violation; returns the
 /// report of `ipa`.
@@ -22,7 +16,7 @@ fn scan_beside_tiktok(root: &Path, ipa: &Path) -> Value {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_ne!(code(&out), 124, "timed out: {err}");
+    assert_ne!(code(&out), 137, "killed (time limit): {err}");
     assert_eq!(code(&out), 1, "{err}");
     let doc = json(&out);
     let find = |p: &Path| -> Value {
@@ -92,4 +86,87 @@ fn a_shared_object_plist_bomb_in_an_ipa_is_a_problem() {
         r["problems"].to_string().contains("expands to more than"),
         "{r}"
     );
+}
+
+/// A binary plist of `objects`, top object 0, 1-byte references, 4-byte offsets.
+fn bplist(objects: &[Vec<u8>]) -> Vec<u8> {
+    let mut bin = b"bplist00".to_vec();
+    let mut offsets = Vec::new();
+    for o in objects {
+        offsets.push(bin.len() as u32);
+        bin.extend_from_slice(o);
+    }
+    let table = bin.len() as u64;
+    for o in offsets {
+        bin.extend_from_slice(&o.to_be_bytes());
+    }
+    bin.extend_from_slice(&[0, 0, 0, 0, 0, 0, 4, 1]);
+    bin.extend_from_slice(&(objects.len() as u64).to_be_bytes());
+    bin.extend_from_slice(&0u64.to_be_bytes());
+    bin.extend_from_slice(&table.to_be_bytes());
+    bin
+}
+
+/// `{"CFBundleIdentifier": "x.y", "k": [1 MiB string x 2000]}`: 2 GiB once built, 1 MiB stored.
+fn shared_string_bomb() -> Vec<u8> {
+    let mut big = vec![0x5F, 0x12];
+    big.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    big.resize(big.len() + (1 << 20), b'x');
+    let mut array = vec![0xAF, 0x11];
+    array.extend_from_slice(&2000u16.to_be_bytes());
+    array.extend(std::iter::repeat_n(2u8, 2000));
+    bplist(&[
+        vec![0xD2, 3, 5, 4, 1],
+        array,
+        big,
+        [&[0x5F, 0x10, 18][..], b"CFBundleIdentifier"].concat(),
+        vec![0x53, b'x', b'.', b'y'],
+        vec![0x51, b'k'],
+    ])
+}
+
+#[test]
+fn a_shared_string_bomb_in_an_ipa_is_a_problem() {
+    let root = tempfile::tempdir().unwrap();
+    let ipa = Ipa::new("x.y")
+        .raw_info(shared_string_bomb())
+        .write(&root.path().join("strings/x.ipa"));
+    let r = scan_beside_tiktok(root.path(), &ipa);
+    assert_eq!(r["status"], "incomplete");
+    assert!(
+        r["problems"]
+            .to_string()
+            .contains("bytes of strings and data"),
+        "{r}"
+    );
+}
+
+#[test]
+fn plist_bombs_in_a_backup_are_problems_and_the_rest_is_read() {
+    let root = tempfile::tempdir().unwrap();
+    let bomb = Backup::new("00008101-000A1B2C3D4E5F62").write(&root.path().join("bomb"));
+    std::fs::write(bomb.join("Info.plist"), shared_string_bomb()).unwrap();
+    let deep = Backup::new("00008101-000A1B2C3D4E5F63").write(&root.path().join("deep"));
+    let n = 20_000;
+    std::fs::write(
+        deep.join("Status.plist"),
+        format!(
+            "<plist><dict><key>k</key>{}{}</dict></plist>",
+            "<array>".repeat(n),
+            "</array>".repeat(n)
+        ),
+    )
+    .unwrap();
+    let (rc, doc, err) = scan_backups(root.path(), &[&bomb, &deep], &[]);
+    assert_eq!(rc, 1, "{err}");
+    assert_tiktok_survives(&doc, root.path());
+    let r = report(&doc, &bomb);
+    assert_eq!(r["status"], "incomplete");
+    assert!(problem_text(r).contains("Info.plist is corrupt"), "{r}");
+    assert!(problem_text(r).contains("bytes of strings and data"), "{r}");
+    // Manifest.plist and Manifest.db were still read.
+    assert!(r["apps"].to_string().contains("com.apple.Pages"), "{r}");
+    let r = report(&doc, &deep);
+    assert_eq!(r["status"], "incomplete");
+    assert!(problem_text(r).contains("nested deeper than"), "{r}");
 }
