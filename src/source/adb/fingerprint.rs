@@ -117,7 +117,7 @@ pub fn fingerprint_all(
                     );
                 }
                 Ok(Step::Done(info)) => {
-                    let fp = Fingerprint::from_info(&info);
+                    let fp = *info;
                     cache.put(&t.path, t.size, t.mtime, fp.clone());
                     results.insert(t.path.clone(), Ok(fp));
                 }
@@ -169,7 +169,7 @@ fn start(
                 ranges,
             }),
             Step::Done(info) => {
-                let fp = Fingerprint::from_info(&info);
+                let fp = *info;
                 cache.put(&t.path, t.size, t.mtime, fp.clone());
                 results.insert(t.path.clone(), Ok(fp));
             }
@@ -244,7 +244,7 @@ fn pull_whole(
     counters.full_pulls += 1;
     match dev.pull(&t.path, t.size, timeout) {
         Ok(bytes) => {
-            let r = analyze(&SliceSource(&bytes)).map(|info| Fingerprint::from_info(&info));
+            let r = analyze(&SliceSource(&bytes));
             if let Ok(fp) = &r {
                 cache.put(&t.path, t.size, t.mtime, fp.clone());
             }

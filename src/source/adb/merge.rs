@@ -13,11 +13,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::cache::Fingerprint;
 use super::dumpsys::Dumpsys;
 use super::fingerprint::{FpResults, Target};
 use super::parse::{parse_package_list, pm_failure, PmFailure, PmPackage, StatLine, UserInfo};
-use crate::model::{AppRecord, Problem};
+use crate::model::{AppRecord, Problem, SeenIn, Sha256};
 
 /// How listing one user's packages went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +157,7 @@ pub fn records(listings: &BTreeMap<u32, Listing>, dumpsys: &Dumpsys) -> Apps {
         for p in pkgs {
             let mut a = AppRecord::new(p.name.clone());
             a.user = Some(*u);
-            a.add_seen_in("pm_list");
+            a.add_seen_in(SeenIn::PmList);
             a.path = p.path.clone();
             a.version_code = p.version_code.clone();
             a.installer = p.installer.clone();
@@ -174,7 +173,7 @@ pub fn records(listings: &BTreeMap<u32, Listing>, dumpsys: &Dumpsys) -> Apps {
             let key = (name.clone(), *u);
             if let Some(a) = apps.get_mut(&key) {
                 if state.installed {
-                    a.add_seen_in("dumpsys");
+                    a.add_seen_in(SeenIn::Dumpsys);
                 }
                 continue;
             }
@@ -183,7 +182,7 @@ pub fn records(listings: &BTreeMap<u32, Listing>, dumpsys: &Dumpsys) -> Apps {
                 let mut a = AppRecord::new(name.clone());
                 a.user = Some(*u);
                 a.installed = state.installed;
-                a.add_seen_in("dumpsys");
+                a.add_seen_in(SeenIn::Dumpsys);
                 apps.insert(key, a);
             }
         }
@@ -318,7 +317,7 @@ pub fn apply_stats(
             a.size = Some(s.size);
         }
         if let Some(h) = hashes.get(p) {
-            a.file_sha256 = Some(h.clone());
+            a.file_sha256 = Sha256::parse(h);
         }
     }
 }
@@ -339,7 +338,7 @@ pub fn apply_fingerprints(
             continue;
         }
         match results.get(&p) {
-            Some(Ok(fp)) => apply(a, fp),
+            Some(Ok(fp)) => fp.fill(a),
             Some(Err(e)) if !device_lost && reported.insert(name.clone()) => {
                 problems.push(Problem::new(
                     format!("app {name}"),
@@ -350,29 +349,6 @@ pub fn apply_fingerprints(
         }
     }
     problems
-}
-
-fn apply(a: &mut AppRecord, fp: &Fingerprint) {
-    a.add_certificates(fp.certificates());
-    a.components.extend(fp.components.iter().cloned());
-    a.native_libs.extend(fp.native_libs.iter().cloned());
-    a.meta_data.extend(fp.meta_data());
-    a.permissions.extend(fp.permissions.iter().cloned());
-    if a.version.is_none() {
-        a.version = fp.version_name.clone();
-    }
-    if a.version_code.is_none() {
-        a.version_code = fp.version_code.map(|v| v.to_string());
-    }
-    if let Some(p) = &fp.package {
-        if *p != a.id {
-            a.details.push(("apk_package".to_string(), p.clone()));
-        }
-    }
-    for w in &fp.warnings {
-        a.details
-            .push(("fingerprint_warning".to_string(), w.clone()));
-    }
 }
 
 #[cfg(test)]
