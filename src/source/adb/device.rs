@@ -23,7 +23,7 @@ use super::fingerprint::{fingerprint_all, FpCounters, FpResults, Target};
 use super::merge::{self, ListStep, Listing};
 use super::parse::{self, PmFailure, StatLine, UserInfo};
 use super::transport::Device;
-use super::{AdbOptions, DeviceEntry};
+use super::{AdbOptions, DeviceEntry, DeviceState};
 use crate::model::{DeviceInfo, Inventory, Platform, Problem, ScanStats, SourceKind};
 
 /// Largest list of paths given to one `stat`/`sha256sum` part.
@@ -73,7 +73,7 @@ pub fn scan_device(
         inv: empty_inventory(entry),
         counters: FpCounters::default(),
     };
-    if entry.state != "device" {
+    if entry.state != DeviceState::Device {
         let hint = entry.hint.clone().unwrap_or_default();
         scan.inv.problems.push(Problem::new(
             "device",
