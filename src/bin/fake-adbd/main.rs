@@ -23,7 +23,7 @@
 //! | `link` | `latency_ms` per service (one round trip), `bandwidth_bytes_per_s` for what the phone sends. |
 //! | `costs` | the on-phone cost model (`cost.rs`): `scale` (1 with `sdk`, else 0), `pm_ms`, `cmd_ms`, `dumpsys_ms`, `dumpsys_per_package_ms`, `tool_ms`, `file_mb_per_s`, `parallel`. |
 //! | `dumpsys` | `cut_after_packages`: every `dumpsys package` is cut after N package blocks, with the `DUMP TIMEOUT` line. |
-//! | `utc_offset` | the phone's UTC offset as `date +%z` prints it (default `+0100`). |
+//! | `utc_offset` | the phone's UTC offset as `date +%z` prints it (default: that of `persist.sys.timezone`, Europe/Berlin unless `props` say otherwise, with EU summer time). |
 //! | `clock` | a fixed phone clock (UTC `YYYY-MM-DD HH:MM:SS`) for `date`; default the host's. |
 //! | `drop_after_services` | after N services the next is cut mid-output and the phone hangs up. |
 //! | `shell_v2` | without `sdk`: `false` stops advertising it (`cmd` stays). With `sdk`: only `false` (an adbd without it). |

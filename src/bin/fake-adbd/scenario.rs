@@ -250,8 +250,8 @@ pub struct Scenario {
     /// hangs up and stops listening (an unplugged cable).
     #[serde(default)]
     pub drop_after_services: Option<u64>,
-    /// The phone's UTC offset (`+0100`, `-05:30`), as `date +%z` prints it. Default `+0100`
-    /// (the default `persist.sys.timezone` is Europe/Berlin).
+    /// The phone's UTC offset (`+0100`, `-05:30`), as `date +%z` prints it. Default: that of
+    /// `persist.sys.timezone` (Europe/Berlin unless `props` say otherwise) at the clock's time.
     #[serde(default)]
     pub utc_offset: Option<String>,
     /// The phone's clock, fixed (UTC, `YYYY-MM-DD HH:MM:SS`). Default: the host's clock.
@@ -339,12 +339,18 @@ impl Scenario {
             .unwrap_or(34)
     }
 
-    /// Seconds east of UTC of the phone's local time.
-    pub fn utc_offset_secs(&self) -> i64 {
-        self.utc_offset
-            .as_deref()
-            .and_then(parse_offset)
-            .unwrap_or(3600)
+    /// Seconds east of UTC of the phone's local time at `t`: `utc_offset`, else what the
+    /// zone in `persist.sys.timezone` gives then (see [`zone_offset_secs`]).
+    pub fn utc_offset_secs(&self, t: u64) -> i64 {
+        if let Some(o) = self.utc_offset.as_deref().and_then(parse_offset) {
+            return o;
+        }
+        let props = self.all_props();
+        let zone = props
+            .get("persist.sys.timezone")
+            .map(String::as_str)
+            .unwrap_or("");
+        zone_offset_secs(zone, t)
     }
 
     /// The phone's clock: seconds since the epoch.
@@ -476,4 +482,101 @@ pub fn parse_offset(s: &str) -> Option<i64> {
         return None;
     }
     Some(sign * (h * 3600 + m * 60))
+}
+
+/// The UTC offset of a time zone at Unix time `t`, in seconds: `Europe/*` zones with the EU
+/// summer-time rule (from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last
+/// Sunday of October; London, Dublin and Lisbon an hour behind the rest), a few fixed-offset
+/// zones, and UTC for anything else.
+pub fn zone_offset_secs(zone: &str, t: u64) -> i64 {
+    const FIXED: [(&str, i64); 6] = [
+        ("Asia/Kolkata", 330),
+        ("Asia/Shanghai", 480),
+        ("Asia/Tokyo", 540),
+        ("Asia/Dubai", 240),
+        ("America/Sao_Paulo", -180),
+        ("Australia/Brisbane", 600),
+    ];
+    if let Some((_, minutes)) = FIXED.iter().find(|(z, _)| *z == zone) {
+        return minutes * 60;
+    }
+    let Some(city) = zone.strip_prefix("Europe/") else {
+        return 0;
+    };
+    let standard = if matches!(city, "London" | "Dublin" | "Lisbon") {
+        0
+    } else {
+        3600
+    };
+    let (year, ..) = civil(t);
+    // The last Sunday of a month whose last day is `last` (days since the epoch; day 0 was a
+    // Thursday).
+    let last_sunday = |last: i64| last - (last + 4).rem_euclid(7);
+    let day = |m: i64, d: i64| {
+        parse_time(&format!("{year:04}-{m:02}-{d:02} 00:00:00")).map_or(0, |s| (s / 86_400) as i64)
+    };
+    let start = last_sunday(day(3, 31)) * 86_400 + 3600;
+    let end = last_sunday(day(10, 31)) * 86_400 + 3600;
+    let t = i64::try_from(t).unwrap_or(0);
+    if t >= start && t < end {
+        standard + 3600
+    } else {
+        standard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_offsets_follow_eu_summer_time() {
+        let t = |s: &str| parse_time(s).unwrap();
+        assert_eq!(
+            zone_offset_secs("Europe/Berlin", t("2026-11-28 09:00:00")),
+            3600
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Berlin", t("2026-07-15 12:00:00")),
+            7200
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/London", t("2026-07-15 12:00:00")),
+            3600
+        );
+        // 2026: summer time from 2026-03-29 01:00 UTC to 2026-10-25 01:00 UTC.
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-03-29 00:59:59")),
+            3600
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-03-29 01:00:00")),
+            7200
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-10-25 00:59:59")),
+            7200
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-10-25 01:00:00")),
+            3600
+        );
+        assert_eq!(
+            zone_offset_secs("Asia/Kolkata", t("2026-07-15 12:00:00")),
+            19_800
+        );
+        assert_eq!(
+            zone_offset_secs("America/Denver", t("2026-07-15 12:00:00")),
+            0
+        );
+    }
+
+    #[test]
+    fn offsets_parse_in_the_forms_date_prints() {
+        assert_eq!(parse_offset("+0100"), Some(3600));
+        assert_eq!(parse_offset("-05:30"), Some(-19_800));
+        assert_eq!(parse_offset("+02"), Some(7200));
+        assert_eq!(parse_offset("0100"), None);
+        assert_eq!(parse_offset("+2500"), None);
+    }
 }

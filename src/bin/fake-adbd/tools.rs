@@ -48,7 +48,7 @@ pub fn date(sc: &Scenario, rest: &[&str]) -> CmdOut {
         }
     }
     let now = sc.now();
-    let off = if utc { 0 } else { sc.utc_offset_secs() };
+    let off = if utc { 0 } else { sc.utc_offset_secs(now) };
     let local = u64::try_from(i64::try_from(now).unwrap_or(0) + off).unwrap_or(0);
     let (y, m, d, hh, mm, ss) = civil(local);
     let days = local / 86_400;

@@ -47,7 +47,7 @@ fn pm_cmd_dumpsys_and_tools_cost_what_the_model_says() {
     let (took, ms) = timed(&server, &new, "pm list users");
     assert_eq!(ms, 40.0);
     assert!(took >= Duration::from_millis(40), "{took:?}");
-    assert!(took < Duration::from_secs(5), "generous: {took:?}");
+    assert!(took < Duration::from_secs(10), "generous: {took:?}");
     // dumpsys: 0.3 s + 5 ms per package dumped (4 packages).
     let (took, ms) = timed(&server, &new, "dumpsys package");
     assert_eq!(ms, 320.0);
@@ -109,17 +109,21 @@ fn concurrent_shells_overlap_on_the_phones_cores() {
         });
         t0.elapsed()
     };
-    // Four 1 s pm calls: about 1 s on a phone running them at once, 4 s on one core.
+    // Four 1 s pm calls: about 1 s on a phone running them at once, 4 s on one core. Both
+    // runs carry the same host overhead, so compare them rather than trust absolute times.
     let many = FakePhone::spawn(&server, scenario(30, &f, json!({"pm_ms": 1000})));
     let overlapped = run4(&many);
-    assert!(overlapped >= Duration::from_secs(1), "{overlapped:?}");
-    assert!(overlapped < Duration::from_millis(3500), "{overlapped:?}");
     let one = FakePhone::spawn(
         &server,
         scenario(30, &f, json!({"pm_ms": 1000, "parallel": 1})),
     );
     let serial = run4(&one);
+    assert!(overlapped >= Duration::from_secs(1), "{overlapped:?}");
     assert!(serial >= Duration::from_secs(4), "{serial:?}");
+    assert!(
+        overlapped + Duration::from_secs(2) < serial,
+        "overlapped {overlapped:?}, one core {serial:?}"
+    );
     assert_eq!(phone_ms(&many), 4000.0);
 }
 
@@ -133,5 +137,5 @@ fn scale_shrinks_wall_time_not_phone_time() {
         "pm list users; pm list users; pm list users",
     );
     assert_eq!(ms, 1050.0);
-    assert!(took < Duration::from_secs(5), "free phone: {took:?}");
+    assert!(took < Duration::from_secs(10), "free phone: {took:?}");
 }

@@ -278,11 +278,28 @@ fn date_prints_the_phones_clock_and_utc_offset() {
         };
         assert_eq!(out, format!("{want_z}\n{local}\n1795856400\n"), "SDK {sdk}");
     }
-    // Without a fixed clock: the host's, at +0100 by default.
+    // Without utc_offset: the offset of persist.sys.timezone at that moment.
+    for (zone, clock, want) in [
+        (None, "2026-07-15 12:00:00", "+0200"),
+        (None, "2026-11-28 09:00:00", "+0100"),
+        (Some("Europe/London"), "2026-07-15 12:00:00", "+0100"),
+        (Some("Asia/Kolkata"), "2026-11-28 09:00:00", "+0530"),
+    ] {
+        let mut sc = crate::support::phones::phone(30, Place::Owner, &apks);
+        sc["clock"] = clock.into();
+        if let Some(z) = zone {
+            sc["props"]["persist.sys.timezone"] = z.into();
+        }
+        let phone = FakePhone::spawn(&server, sc);
+        let (out, _) = run(&server, &phone, "date +%z");
+        assert_eq!(out, format!("{want}\n"), "{zone:?} at {clock}");
+    }
+    // Without a fixed clock: the host's.
     let phone = sdk_phone(&server, 30, Place::Owner, &f);
     let (out, _) = run(&server, &phone, "date +%z; date +%s");
     let mut lines = out.lines();
-    assert_eq!(lines.next(), Some("+0100"));
+    let z = lines.next().unwrap();
+    assert!(z == "+0100" || z == "+0200", "Europe/Berlin: {z}");
     let phone_now: u64 = lines.next().unwrap().parse().unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
