@@ -13,7 +13,7 @@
 //!
 //! | field | meaning |
 //! |---|---|
-//! | `sdk` | behave like a real phone of this API level (21-36): adbd transport, shell tools, `pm`, `dumpsys`, costs, as `profile.rs` tabulates them. Absent: the permissive phone older scenarios were written for (shell_v2, 256 KiB payload, every tool, free commands). |
+//! | `sdk` | behave like a real phone of this API level (21-36): adbd transport, shell tools, `pm`, `dumpsys`, costs, as `profile.rs` tabulates them. It wins over `android_sdk`, `shell_v2: true` and the version props, so adding `sdk` alone turns an old scenario into a real phone of that version. Absent: the permissive phone older scenarios were written for (shell_v2, 256 KiB payload, every tool, free commands). |
 //! | `android_sdk` | without `sdk`: the level `getprop` reports and `pm` options follow (nothing else). |
 //! | `serial_banner` | `product`, `model`, `device` of the CNXN banner (`adb devices -l`). |
 //! | `auth` | `accept` (default), `never` (stays `unauthorized`), `none` (no AUTH). |
@@ -26,7 +26,7 @@
 //! | `utc_offset` | the phone's UTC offset as `date +%z` prints it (default: that of `persist.sys.timezone`, Europe/Berlin unless `props` say otherwise, with EU summer time). |
 //! | `clock` | a fixed phone clock (UTC `YYYY-MM-DD HH:MM:SS`) for `date`; default the host's. |
 //! | `drop_after_services` | after N services the next is cut mid-output and the phone hangs up. |
-//! | `shell_v2` | without `sdk`: `false` stops advertising it (`cmd` stays). With `sdk`: only `false` (an adbd without it). |
+//! | `shell_v2` | without `sdk`: `false` stops advertising it (`cmd` stays). With `sdk`: `false` takes it from an Android 7+ adbd; `true` adds nothing. |
 //!
 //! # Stats
 //!

@@ -227,7 +227,9 @@ pub struct Scenario {
     #[serde(default)]
     pub auth: Auth,
     /// Behave like a real phone of this API level (21-36): transport, tools, `pm`, `dumpsys`
-    /// and costs (see `profile.rs`). Absent: the permissive phone of old scenarios (modern
+    /// and costs (see `profile.rs`). It wins over `android_sdk`, `shell_v2: true` and the
+    /// `ro.build.version.sdk`/`release` props, so an old scenario becomes a real phone of that
+    /// version by adding `sdk` alone. Absent: the permissive phone of old scenarios (modern
     /// transport, every tool, free commands) whatever `android_sdk` says.
     #[serde(default)]
     pub sdk: Option<u32>,
@@ -258,8 +260,8 @@ pub struct Scenario {
     #[serde(default)]
     pub clock: Option<String>,
     /// Advertise `shell_v2`. Without `sdk`: default true (`false` keeps `cmd` advertised, as
-    /// old scenarios expect). With `sdk`: follows the SDK; only `false` may be given (an adbd
-    /// without it).
+    /// old scenarios expect). With `sdk`: follows the SDK; `false` takes it away from an
+    /// Android 7+ adbd, `true` adds nothing.
     #[serde(default)]
     pub shell_v2: Option<bool>,
 }
@@ -305,16 +307,6 @@ impl Scenario {
                 "sdk {sdk} is outside {}-{}",
                 SDK_RANGE.start(),
                 SDK_RANGE.end()
-            ));
-        }
-        if let Some(a) = self.android_sdk.filter(|a| *a != sdk) {
-            return Err(format!(
-                "android_sdk {a} contradicts sdk {sdk}: give only sdk"
-            ));
-        }
-        if sdk <= 23 && self.shell_v2 == Some(true) {
-            return Err(format!(
-                "shell_v2: true contradicts sdk {sdk} (adbd before Android 7 has no shell_v2)"
             ));
         }
         if let Some(p) = self.packages.iter().find(|p| p.archived) {
@@ -391,6 +383,14 @@ impl Scenario {
         put("persist.sys.timezone", "Europe/Berlin".to_string());
         for (k, v) in &self.props {
             m.insert(k.clone(), v.clone());
+        }
+        if self.sdk.is_some() {
+            // The version the phone behaves as is the one it reports.
+            m.insert("ro.build.version.sdk".to_string(), sdk.to_string());
+            m.insert(
+                "ro.build.version.release".to_string(),
+                release_for_sdk(sdk).to_string(),
+            );
         }
         m
     }

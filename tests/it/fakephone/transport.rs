@@ -242,3 +242,23 @@ fn cnxn_announces_the_version_max_payload_and_an_oversized_packet_is_dropped() {
         assert_eq!(st["longest_open"], max, "{st}");
     }
 }
+
+/// Adding `sdk` alone turns an old scenario (android_sdk 34, shell_v2 true, version props)
+/// into a real phone of that version, reporting it too.
+#[test]
+fn sdk_alone_makes_an_old_scenario_a_real_phone_of_that_version() {
+    let Some((server, f)) = setup() else { return };
+    let mut sc = crate::support::fakephone::sample_scenario(&f.apk, &f.split);
+    sc["sdk"] = 23.into();
+    let phone = FakePhone::spawn(&server, sc);
+    let s = phone.serial();
+    assert_eq!(features(&server, &s).trim(), "");
+    let out = server.shell(
+        &s,
+        "getprop ro.build.version.sdk; getprop ro.build.version.release; base64 /x",
+    );
+    assert_eq!(
+        stdout(&out),
+        "23\r\n6.0.1\r\n/system/bin/sh: base64: not found\r\n"
+    );
+}
