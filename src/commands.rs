@@ -35,16 +35,35 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             ScanTarget::Backup(a) => scan_backup(a, style, quiet),
             ScanTarget::Adb(a) => scan_adb(a, style, quiet),
         },
-        Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "appsweep", &mut std::io::stdout().lock());
-            Ok(Outcome::Clean)
-        }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
-            Ok(Outcome::Clean)
-        }
+        Command::Completions { shell } => completions(shell),
+        Command::Man { command } => man(&command),
     }
+}
+
+/// `completions SHELL`: the script, generated from the command definitions.
+fn completions(shell: clap_complete::Shell) -> Result<Outcome> {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "appsweep", &mut std::io::stdout().lock());
+    Ok(Outcome::Clean)
+}
+
+/// `man [COMMAND...]`: appsweep(1), or the page of a command (`appsweep-scan-files(1)`), so
+/// every page a manual names can be printed.
+fn man(words: &[String]) -> Result<Outcome> {
+    let mut root = Cli::command();
+    root.build();
+    let mut page = &root;
+    for w in words {
+        page = page.find_subcommand(w).with_context(|| {
+            format!(
+                "no command `appsweep {}` (see `appsweep --help`)",
+                words.join(" ")
+            )
+        })?;
+    }
+    let page = page.clone().version(crate::cli::long_version());
+    clap_mangen::Man::new(page).render(&mut std::io::stdout().lock())?;
+    Ok(Outcome::Clean)
 }
 
 fn stdout() -> Box<dyn Write + Send> {

@@ -4,7 +4,7 @@
 //! went offline) and came back. Unauthorized phones get the instructions once per attach. Ends
 //! on Ctrl-C, after the scans under way finish.
 
-use crate::report::sanitize;
+use crate::report::{message, sanitize};
 use crate::source::adb::DeviceState;
 use crate::source::{adb, Emit};
 use std::collections::BTreeMap;
@@ -53,9 +53,9 @@ pub fn run(opts: &adb::AdbOptions, poll: Duration, emit: Emit<'_>) {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
-        eprintln!("appsweep: cannot catch Ctrl-C ({e}); stop with a signal");
+        message(&format!("cannot catch Ctrl-C ({e}); stop with a signal"));
     }
-    eprintln!("appsweep: watching for phones (Ctrl-C to stop)");
+    message("watching for phones (Ctrl-C to stop)");
     let mut acted: BTreeMap<String, DeviceState> = BTreeMap::new();
     let mut last_error: Option<String> = None;
     std::thread::scope(|scope| {
@@ -74,22 +74,22 @@ pub fn run(opts: &adb::AdbOptions, poll: Duration, emit: Emit<'_>) {
                                 running.push(scope.spawn(move || {
                                     if let Err(e) = adb::scan(&one, emit) {
                                         let who = one.serials.join(",");
-                                        eprintln!("appsweep: {}: {e}", sanitize(&who));
+                                        message(&format!("{}: {e}", sanitize(&who)));
                                     }
                                 }));
                             }
-                            Action::Hint(serial, hint) => eprintln!(
-                                "appsweep: {} is unauthorized: {}",
+                            Action::Hint(serial, hint) => message(&format!(
+                                "{} is unauthorized: {}",
                                 sanitize(&serial),
                                 sanitize(&hint)
-                            ),
+                            )),
                         }
                     }
                 }
                 Err(e) => {
                     let msg = format!("{e:#}");
                     if last_error.as_deref() != Some(msg.as_str()) {
-                        eprintln!("appsweep: {msg}; retrying");
+                        message(&format!("{msg}; retrying"));
                         last_error = Some(msg);
                     }
                 }
@@ -106,10 +106,10 @@ pub fn run(opts: &adb::AdbOptions, poll: Duration, emit: Emit<'_>) {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        eprintln!(
-            "appsweep: stopping; waiting for {} scan(s) under way",
+        message(&format!(
+            "stopping; waiting for {} scan(s) under way",
             running.len()
-        );
+        ));
     });
 }
 

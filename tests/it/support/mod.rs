@@ -7,3 +7,4 @@ pub mod cmd;
 pub mod fakephone;
 pub mod ipabuild;
 pub mod phones;
+pub mod webhook;
