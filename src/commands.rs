@@ -3,8 +3,8 @@
 //! the exit outcome.
 
 use crate::cli::{
-    AdbScanArgs, BackupArgs, Cli, Command, DevicesArgs, FilesArgs, OutboxCommand, ScanTarget,
-    SigCommand, WatchArgs,
+    AdbScanArgs, BackupArgs, CacheArgs, Cli, Command, DevicesArgs, FilesArgs, OutboxCommand,
+    ScanTarget, SigCommand, WatchArgs,
 };
 use crate::config::{self, ScanConfig};
 use crate::exit::Outcome;
@@ -70,15 +70,6 @@ fn stdout() -> Box<dyn Write + Send> {
     Box::new(std::io::stdout())
 }
 
-fn adb_options(server: Option<String>, no_cache: bool, hash: files::HashMode) -> adb::AdbOptions {
-    adb::AdbOptions {
-        server,
-        hash_all: hash == files::HashMode::All,
-        cache_dir: config::cache_dir(no_cache),
-        ..adb::AdbOptions::default()
-    }
-}
-
 /// `scan files`.
 fn scan_files(a: FilesArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
@@ -110,7 +101,7 @@ fn scan_adb(a: AdbScanArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
     let opts = adb::AdbOptions {
         serials: a.serial,
-        ..adb_options(a.adb.adb_server, a.cache.no_cache, a.scan.hash)
+        ..config::adb_options(&a.adb, &a.cache, a.scan.hash)
     };
     pipeline::run(&cfg, stdout(), |emit| {
         adb::scan(&opts, emit).context("scanning over adb")
@@ -122,7 +113,7 @@ fn scan_adb(a: AdbScanArgs, style: Style, quiet: bool) -> Result<Outcome> {
 fn watch(a: WatchArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let mut cfg = ScanConfig::new(&a.scan, style, quiet, Format::Jsonl)?;
     cfg.post_each = true;
-    let opts = adb_options(a.adb.adb_server, a.cache.no_cache, a.scan.hash);
+    let opts = config::adb_options(&a.adb, &a.cache, a.scan.hash);
     let poll = std::time::Duration::from_millis(a.poll_ms.max(50));
     pipeline::run(&cfg, stdout(), |emit| {
         crate::watch::run(&opts, poll, emit);
@@ -154,10 +145,9 @@ fn outbox_cmd(command: OutboxCommand) -> Result<Outcome> {
 
 /// `devices`: exit 3 when a device is not in the `device` state.
 fn devices(a: DevicesArgs) -> Result<Outcome> {
-    let opts = adb::AdbOptions {
-        server: a.adb.adb_server,
-        ..adb::AdbOptions::default()
-    };
+    // Listing reads no fingerprints: no cache.
+    let no_cache = CacheArgs { no_cache: true };
+    let opts = config::adb_options(&a.adb, &no_cache, files::HashMode::None);
     let list = adb::list_devices(&opts).context("listing devices")?;
     let format = config::format(a.format, Format::Human, Format::Json);
     listing::devices(&mut std::io::stdout().lock(), &list, format)?;

@@ -1,10 +1,10 @@
 //! A webhook receiver on loopback for tests of `--post`: healthy, flaky (answers 500, stalls or
-//! drops the connection at random, from a seed) or stalled; it keeps the bodies it acknowledged
+//! drops the connection at random, from a seed), stalled or slow; it keeps the bodies it acknowledged
 //! (2xx) by `Idempotency-Key`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,11 +12,13 @@ use std::time::Duration;
 pub const HEALTHY: u8 = 0;
 pub const FLAKY: u8 = 1;
 pub const STALL: u8 = 2;
+/// Acknowledges every request, a tenth of a second after reading it.
+pub const SLOW: u8 = 3;
 
 /// A webhook on `127.0.0.1`, answering until the test process ends.
 pub struct Receiver {
     port: u16,
-    /// [`HEALTHY`], [`FLAKY`] (the start) or [`STALL`].
+    /// [`HEALTHY`], [`FLAKY`] (the start), [`STALL`] or [`SLOW`].
     pub mode: Arc<AtomicU8>,
     /// Bodies acknowledged, by idempotency key.
     pub received: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
@@ -26,16 +28,26 @@ pub struct Receiver {
     pub auth: Arc<Mutex<Vec<String>>>,
 }
 
-fn read_request(s: &mut TcpStream) -> Option<(BTreeMap<String, String>, String)> {
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut r = BufReader::new(s.try_clone().ok()?);
+/// One HTTP request as a webhook reads it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The request target (`/hook?...`).
+    pub target: String,
+    /// Header names in lowercase.
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// A request line, headers and a `Content-Length` body.
+pub fn read_request(r: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
+    let target = line.split_whitespace().nth(1)?.to_string();
     let mut headers = BTreeMap::new();
     loop {
         let mut h = String::new();
         r.read_line(&mut h).ok()?;
-        let h = h.trim_end().to_string();
+        let h = h.trim_end();
         if h.is_empty() {
             break;
         }
@@ -45,7 +57,11 @@ fn read_request(s: &mut TcpStream) -> Option<(BTreeMap<String, String>, String)>
     let len: usize = headers.get("content-length")?.parse().ok()?;
     let mut body = vec![0; len];
     r.read_exact(&mut body).ok()?;
-    Some((headers, String::from_utf8(body).ok()?))
+    Some(Request {
+        target,
+        headers,
+        body: String::from_utf8(body).ok()?,
+    })
 }
 
 impl Receiver {
@@ -73,7 +89,13 @@ impl Receiver {
                 let roll = rng % 10;
                 let (m, rcv, req, au) = (m.clone(), rcv.clone(), req.clone(), au.clone());
                 std::thread::spawn(move || {
-                    let Some((headers, body)) = read_request(&mut s) else {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                    let Ok(read_half) = s.try_clone() else {
+                        return;
+                    };
+                    let Some(Request { headers, body, .. }) =
+                        read_request(&mut BufReader::new(read_half))
+                    else {
                         return;
                     };
                     req.fetch_add(1, Ordering::SeqCst);
@@ -98,6 +120,9 @@ impl Receiver {
                             4 => return, // drop the connection without an answer
                             _ => {}
                         }
+                    }
+                    if mode == SLOW {
+                        std::thread::sleep(Duration::from_millis(100));
                     }
                     let key = headers.get("idempotency-key").cloned().unwrap_or_default();
                     rcv.lock().unwrap().entry(key).or_default().push(body);
