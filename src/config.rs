@@ -89,6 +89,14 @@ pub fn delivery(post: &PostArgs) -> Result<Delivery> {
         }
         None => std::env::var("APPSWEEP_POST_TOKEN").ok(),
     };
+    if let Some(url) = &post.post {
+        outbox::check_url(url)?;
+    }
+    // An empty token (an empty variable or file) is no token.
+    let token = token.filter(|t| !t.is_empty());
+    if let Some(t) = &token {
+        outbox::check_token(t).map_err(anyhow::Error::msg)?;
+    }
     let mut d = Delivery::new(dir, post.post.clone(), token);
     d.timeout = std::time::Duration::from_secs(post.post_timeout.max(1));
     Ok(d)

@@ -575,16 +575,29 @@ fn agent(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
-fn check_url(url: &str) -> Result<(), OutboxError> {
-    let ok = ["http://", "https://"].iter().any(|s| {
-        url.strip_prefix(s)
-            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['/', '?', '#']))
-    });
-    if ok {
+/// Checks a webhook URL: `http://` or `https://`, a host, and nothing an HTTP request line
+/// cannot carry. The error shows the URL without its secrets.
+pub fn check_url(url: &str) -> Result<(), OutboxError> {
+    let bad = || OutboxError::BadUrl(redact_url(url));
+    let uri: ureq::http::Uri = url.parse().map_err(|_| bad())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
+    if scheme_ok && host_ok {
         Ok(())
     } else {
-        Err(OutboxError::BadUrl(redact_url(url)))
+        Err(bad())
     }
+}
+
+/// Checks a bearer token: it goes into a header, so it holds no control character or space.
+pub fn check_token(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("the bearer token is empty".into());
+    }
+    if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("the bearer token holds a space or a control character".into());
+    }
+    Ok(())
 }
 
 /// The TLS error behind a failure, whether ureq reports it as such or inside an I/O error.
@@ -603,7 +616,9 @@ fn is_untrusted(e: &ureq::Error) -> bool {
 /// What went wrong, in words that never quote the URL's secrets.
 fn describe(e: &ureq::Error, url: &str) -> String {
     let message = match (e, tls_error(e)) {
-        (ureq::Error::BadUri(_) | ureq::Error::Http(_), _) => "the URL is not valid".to_string(),
+        (ureq::Error::BadUri(_) | ureq::Error::Http(_), _) => {
+            "the request could not be made (the URL or the token is not valid)".to_string()
+        }
         (_, Some(err @ rustls::Error::InvalidCertificate(_))) => {
             let roots = match root_certs() {
                 Err(why) => why.clone(),
@@ -660,10 +675,20 @@ mod tests {
         for good in [
             "http://127.0.0.1:8080/hook?x=1",
             "https://tickets.example.org",
+            "https://alice:pw@h.example:8443/x?t=1",
+            "http://[::1]:8080/hook",
         ] {
             assert!(check_url(good).is_ok(), "{good}");
         }
-        for bad in ["ftp://x", "http://", "https:///x", "tickets.example.org"] {
+        for bad in [
+            "ftp://x",
+            "http://",
+            "https:///x",
+            "tickets.example.org",
+            "http://h.example/a b",
+            "http://h.example/\nHost: x",
+            "http://:80/x",
+        ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
         for (url, shown) in [
@@ -691,6 +716,14 @@ mod tests {
             ("https://h.example:80x/", "https://…"),
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn tokens_fit_in_a_header() {
+        assert!(check_token("abc.DEF-123_~+/=").is_ok());
+        for bad in ["", "a b", "a\r\nX-Evil: 1", "a\u{7f}"] {
+            assert!(check_token(bad).is_err(), "{bad:?}");
         }
     }
 

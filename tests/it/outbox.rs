@@ -476,3 +476,54 @@ fn one_unreadable_entry_does_not_stop_the_others_and_the_exit_code_says_so() {
     assert!(outbox.join("no-url.json").is_file());
     assert_eq!(pending(&outbox), 3);
 }
+
+#[test]
+fn a_bad_webhook_url_or_token_is_a_usage_error_before_anything_is_queued() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox");
+    let devs = devices(&tmp.path().join("data"), 1);
+    let token = tmp.path().join("token");
+    std::fs::write(&token, "two words\n").unwrap();
+    for (url, token_file, why) in [
+        (
+            "ftp://alice:pw-secret@h.example/x?k=q-secret",
+            None,
+            "bad URL",
+        ),
+        ("http://h.example/a b?k=q-secret", None, "bad URL"),
+        ("http://h.example/x", Some(&token), "bearer token"),
+    ] {
+        let mut cmd = appsweep();
+        cmd.args(["scan", "files", "--post", url, "--outbox"])
+            .arg(&outbox)
+            .args(&devs);
+        if let Some(t) = token_file {
+            cmd.arg("--post-token-file").arg(t);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        assert!(err.contains(why), "{err}");
+        assert!(!err.contains("-secret"), "{err}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(pending(&outbox), 0);
+    }
+
+    // An empty token is no token.
+    let rx = Receiver::healthy();
+    let out = appsweep()
+        .args(["scan", "files", "--post", &rx.url(), "--outbox"])
+        .arg(&outbox)
+        .args(&devs)
+        .env("APPSWEEP_POST_TOKEN", "")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rx.records(), 1);
+    assert!(rx.auth.lock().unwrap().is_empty());
+}
