@@ -152,11 +152,13 @@ fn devices(a: DevicesArgs) -> Result<Outcome> {
     let list = adb::list_devices(&opts).context("listing devices")?;
     let format = config::format(a.format, Format::Human, Format::Json);
     listing::devices(&mut std::io::stdout().lock(), &list, format)?;
-    Ok(if list.iter().any(|d| d.state != "device") {
-        Outcome::Incomplete
-    } else {
-        Outcome::Clean
-    })
+    Ok(
+        if list.iter().any(|d| d.state != adb::DeviceState::Device) {
+            Outcome::Incomplete
+        } else {
+            Outcome::Clean
+        },
+    )
 }
 
 /// `signatures list|check|show`.

@@ -17,11 +17,11 @@
 //!
 //! Matching is exact, or by an explicit prefix ending in `.`; never by substring.
 
-use crate::model::{AppRecord, Inventory, Platform};
+use crate::digest::Hasher;
+use crate::model::{AppRecord, Inventory, Platform, SeenIn, Sha256};
 use crate::policy::{Disposition, Mode, Policy};
-use crate::signatures::{hex, Confidence, Kind, Severity, Signature, SignatureSet};
+use crate::signatures::{Confidence, Kind, Severity, Signature, SignatureSet};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
 /// How a finding was established.
@@ -44,20 +44,65 @@ pub enum MatchCase {
     NotApproved,
 }
 
+/// What a piece of evidence is. Serialised (and ordered) by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceKind {
+    /// The Android package name named by a signature.
+    PackageId,
+    /// The iOS bundle id named by a signature.
+    BundleId,
+    /// The App Store id named by a signature.
+    AppStoreId,
+    /// A certificate listed by the signature.
+    SignerSha256,
+    /// A certificate of a known app that its publisher's list does not hold.
+    UnknownSigner,
+    /// A manifest component listed as a content marker.
+    Component,
+    /// A native library listed as a content marker.
+    NativeLib,
+    /// A web app's start URL, scope or manifest URL on a listed host.
+    WebapkUrl,
+    /// Where the app was seen, when only in places that do not prove an installed app.
+    WeakEvidence,
+    /// Allow-list mode: the app is not on the approved list.
+    NotApproved,
+    /// The artifact's SHA-256, when hashed.
+    FileSha256,
+}
+
+impl EvidenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::PackageId => "package_id",
+            EvidenceKind::BundleId => "bundle_id",
+            EvidenceKind::AppStoreId => "app_store_id",
+            EvidenceKind::SignerSha256 => "signer_sha256",
+            EvidenceKind::UnknownSigner => "unknown_signer",
+            EvidenceKind::Component => "component",
+            EvidenceKind::NativeLib => "native_lib",
+            EvidenceKind::WebapkUrl => "webapk_url",
+            EvidenceKind::WeakEvidence => "weak_evidence",
+            EvidenceKind::NotApproved => "not_approved",
+            EvidenceKind::FileSha256 => "file_sha256",
+        }
+    }
+}
+
+crate::closed_set::text_like!(EvidenceKind);
+
 /// One piece of evidence.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Evidence {
-    /// `package_id`, `bundle_id`, `app_store_id`, `signer_sha256`, `unknown_signer`, `component`,
-    /// `native_lib`, `webapk_url`, `weak_evidence`, `not_approved`, `file_sha256`.
-    pub kind: String,
+    pub kind: EvidenceKind,
     pub value: String,
 }
 
 impl Evidence {
-    fn new(kind: &str, value: impl Into<String>) -> Self {
+    fn new(kind: EvidenceKind, value: impl ToString) -> Self {
         Self {
-            kind: kind.to_string(),
-            value: value.into(),
+            kind,
+            value: value.to_string(),
         }
     }
 }
@@ -93,14 +138,14 @@ pub struct Finding {
 
 /// The stable id of a finding.
 pub fn finding_id(device_id: &str, signature: &str, app_id: &str, user: Option<u32>) -> String {
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     for part in [device_id, signature, app_id] {
         h.update(part.as_bytes());
         h.update([0]);
     }
     h.update(user.map(|u| u.to_string()).unwrap_or_default().as_bytes());
-    let digest = hex(&h.finalize());
-    digest.get(..32).unwrap_or(&digest).to_string()
+    let digest = h.finish();
+    digest.get(..32).unwrap_or(digest.as_str()).to_string()
 }
 
 const MAX_MARKER_EVIDENCE: usize = 8;
@@ -119,7 +164,7 @@ pub fn evaluate(inv: &Inventory, set: &SignatureSet, policy: &Policy) -> Vec<Fin
             let ios = match inv.device.platform {
                 Platform::Ios => true,
                 Platform::Android => false,
-                Platform::Files => app.seen_in.iter().any(|s| s == "ipa"),
+                Platform::Files => app.seen_in.contains(&SeenIn::Ipa),
             };
             evaluate_app(&inv.device.id, app, ios, set, policy)
         })
@@ -156,11 +201,11 @@ fn identity_matches<'a>(app: &AppRecord, ios: bool, set: &'a SignatureSet) -> Ve
     };
     if ios {
         for sig in set.by_bundle_id(&app.id).filter(|s| s.kind == Kind::App) {
-            push(sig, Evidence::new("bundle_id", app.id.clone()));
+            push(sig, Evidence::new(EvidenceKind::BundleId, &app.id));
         }
     } else {
         for sig in set.by_package(&app.id).filter(|s| s.kind == Kind::App) {
-            push(sig, Evidence::new("package_id", app.id.clone()));
+            push(sig, Evidence::new(EvidenceKind::PackageId, &app.id));
         }
     }
     if let Some(store_id) = app.app_store_id {
@@ -168,7 +213,10 @@ fn identity_matches<'a>(app: &AppRecord, ios: bool, set: &'a SignatureSet) -> Ve
             .by_app_store_id(store_id)
             .filter(|s| s.kind == Kind::App)
         {
-            push(sig, Evidence::new("app_store_id", store_id.to_string()));
+            push(
+                sig,
+                Evidence::new(EvidenceKind::AppStoreId, store_id.to_string()),
+            );
         }
     }
     for sig in set
@@ -181,14 +229,14 @@ fn identity_matches<'a>(app: &AppRecord, ios: bool, set: &'a SignatureSet) -> Ve
             .iter()
             .any(|p| app.id.starts_with(p.as_str()))
         {
-            push(sig, Evidence::new("package_id", app.id.clone()));
+            push(sig, Evidence::new(EvidenceKind::PackageId, &app.id));
         }
     }
     for c in &mut out {
         if c.sig.signers_sha256.is_empty() || app.signers_sha256.is_empty() {
             continue;
         }
-        let shared: Vec<&String> = app
+        let shared: Vec<&Sha256> = app
             .signers_sha256
             .iter()
             .filter(|s| c.sig.signers_sha256.contains(*s))
@@ -198,14 +246,14 @@ fn identity_matches<'a>(app: &AppRecord, ios: bool, set: &'a SignatureSet) -> Ve
             c.evidence.extend(
                 app.signers_sha256
                     .iter()
-                    .map(|s| Evidence::new("unknown_signer", s.clone())),
+                    .map(|s| Evidence::new(EvidenceKind::UnknownSigner, s)),
             );
         } else {
             c.case = MatchCase::OfficialBuild;
             c.evidence.extend(
                 shared
                     .into_iter()
-                    .map(|s| Evidence::new("signer_sha256", s.clone())),
+                    .map(|s| Evidence::new(EvidenceKind::SignerSha256, s)),
             );
         }
     }
@@ -226,12 +274,12 @@ fn marker_evidence(app: &AppRecord, sig: &Signature) -> Vec<Evidence> {
                 .iter()
                 .any(|p| c.starts_with(p.as_str()))
         {
-            ev.insert(Evidence::new("component", c.clone()));
+            ev.insert(Evidence::new(EvidenceKind::Component, c));
         }
     }
     for l in &app.native_libs {
         if sig.native_libs.contains(l) {
-            ev.insert(Evidence::new("native_lib", l.clone()));
+            ev.insert(Evidence::new(EvidenceKind::NativeLib, l));
         }
     }
     ev.into_iter().take(MAX_MARKER_EVIDENCE).collect()
@@ -263,7 +311,7 @@ fn webapk_evidence(app: &AppRecord, sig: &Signature) -> Vec<Evidence> {
                     .any(|w| h == *w || h.ends_with(&format!(".{w}")))
             })
         })
-        .map(|m| Evidence::new("webapk_url", m.value.clone()))
+        .map(|m| Evidence::new(EvidenceKind::WebapkUrl, &m.value))
         .collect()
 }
 
@@ -282,7 +330,7 @@ fn other_matches<'a>(app: &AppRecord, set: &'a SignatureSet) -> Vec<Candidate<'a
             .signers_sha256
             .iter()
             .filter(|s| sig.signers_sha256.contains(*s))
-            .map(|s| Evidence::new("signer_sha256", s.clone()))
+            .map(|s| Evidence::new(EvidenceKind::SignerSha256, s))
             .collect();
         out.push(Candidate {
             sig,
@@ -381,12 +429,12 @@ fn evaluate_app(
                 // installed app. Reported, but it does not make the device a violation.
                 disposition = Disposition::Notice;
                 evidence.push(Evidence::new(
-                    "weak_evidence",
+                    EvidenceKind::WeakEvidence,
                     format!("seen only in: {}", app.seen_in.join(", ")),
                 ));
             }
             if let Some(h) = &app.file_sha256 {
-                evidence.push(Evidence::new("file_sha256", h.clone()));
+                evidence.push(Evidence::new(EvidenceKind::FileSha256, h));
             }
             evidence.sort();
             evidence.dedup();
@@ -425,7 +473,7 @@ fn evaluate_app(
             case: MatchCase::NotApproved,
             summary: summary(MatchCase::NotApproved, &dummy_sig(), app),
             app: app_ref,
-            evidence: vec![Evidence::new("not_approved", app.id.clone())],
+            evidence: vec![Evidence::new(EvidenceKind::NotApproved, &app.id)],
             references: vec![format!("policy {}", policy.name)],
         });
     }
@@ -563,7 +611,7 @@ native_libs = ["libpangleflipped.so"]
     fn signed(id: &str, key: &str) -> AppRecord {
         let mut a = AppRecord::new(id);
         a.add_certificates([Certificate {
-            sha256: key.into(),
+            sha256: Sha256::parse(key).unwrap(),
             scheme: CertScheme::V2,
             entry: None,
         }]);
@@ -714,7 +762,7 @@ native_libs = ["libpangleflipped.so"]
 
         let mut a = AppRecord::new("com.zhiliaoapp.musically");
         a.installed = false;
-        a.seen_in = vec!["app_group".into()];
+        a.seen_in = vec![SeenIn::AppGroup];
         let f = evaluate(&ios(vec![a]), &set(), &Policy::builtin());
         assert_eq!(only(&f).disposition, Disposition::Notice);
         assert_eq!(

@@ -8,9 +8,12 @@
 //! `commands` is the command line.
 
 pub mod apk;
+pub mod base64;
 pub mod cli;
+mod closed_set;
 pub mod commands;
 pub mod config;
+pub mod digest;
 pub mod engine;
 pub mod exit;
 pub mod hex;

@@ -3,7 +3,9 @@
 //! Sources fill these in; they never decide what is prohibited. Everything here is plain data
 //! with a deterministic serialisation (sorted lists, no maps with iteration order).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+pub use crate::digest::Sha256;
 
 /// Which kind of device a report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -74,7 +76,7 @@ impl DeviceInfo {
 }
 
 /// Where a signer certificate was found in an APK.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CertScheme {
     /// JAR signing: a PKCS#7 block in `META-INF/*.RSA|DSA|EC`.
@@ -91,21 +93,65 @@ pub enum CertScheme {
 
 /// One certificate found in an app artifact. A *claimed* signer: appsweep extracts certificates,
 /// it does not verify signatures.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Certificate {
-    /// SHA-256 of the DER certificate, lowercase hex.
-    pub sha256: String,
+    /// SHA-256 of the DER certificate.
+    pub sha256: Sha256,
     pub scheme: CertScheme,
     /// For v1: the `META-INF/...` entry name; otherwise `None`.
     pub entry: Option<String>,
 }
 
 /// A `<meta-data android:name=.. android:value=..>` pair from a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MetaData {
     pub name: String,
     pub value: String,
 }
+
+/// A place a source saw an app in. Serialised (and ordered) by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenIn {
+    /// adb: `pm list packages`.
+    PmList,
+    /// adb: `dumpsys package`.
+    Dumpsys,
+    /// Backup: `Info.plist` `Installed Applications`.
+    InstalledApplications,
+    /// Backup: `Info.plist` `Applications`.
+    InfoApplications,
+    /// Backup: `Manifest.plist` `Applications`.
+    ManifestApplications,
+    /// Backup: an `AppDomain-<bundle id>` domain.
+    AppDomain,
+    /// Backup: an `AppDomainGroup-<group id>` domain (weak: a group another app may share).
+    AppGroup,
+    /// Backup: an `AppDomainPlugin-<extension bundle id>` domain (weak).
+    AppPlugin,
+    /// `scan files`: an IPA file.
+    Ipa,
+    /// `scan files`: an APK file.
+    Apk,
+}
+
+impl SeenIn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeenIn::PmList => "pm_list",
+            SeenIn::Dumpsys => "dumpsys",
+            SeenIn::InstalledApplications => "installed_applications",
+            SeenIn::InfoApplications => "info_applications",
+            SeenIn::ManifestApplications => "manifest_applications",
+            SeenIn::AppDomain => "app_domain",
+            SeenIn::AppGroup => "app_group",
+            SeenIn::AppPlugin => "app_plugin",
+            SeenIn::Ipa => "ipa",
+            SeenIn::Apk => "apk",
+        }
+    }
+}
+
+crate::closed_set::text_like!(SeenIn);
 
 /// Everything learned about one app on one device (or in one file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,14 +167,14 @@ pub struct AppRecord {
     pub user: Option<u32>,
     /// `false` for weaker evidence (an iOS app-group or plugin container, an uninstalled package).
     pub installed: bool,
-    /// Every place the app was seen (`pm_list`, `dumpsys`, `installed_applications`, ...), sorted.
-    pub seen_in: Vec<String>,
+    /// Every place the app was seen, sorted by name.
+    pub seen_in: Vec<SeenIn>,
     /// Main artifact path (APK base path on the phone, file path for `scan files`).
     pub path: Option<String>,
     /// Split APKs and other artifact paths, sorted.
     pub split_paths: Vec<String>,
     /// Unique certificate digests (all schemes and lineage), sorted.
-    pub signers_sha256: Vec<String>,
+    pub signers_sha256: Vec<Sha256>,
     /// Each certificate with the scheme it came from, sorted.
     pub certificates: Vec<Certificate>,
     pub installer: Option<String>,
@@ -136,7 +182,7 @@ pub struct AppRecord {
     /// App Store numeric id (iOS `itemId`).
     pub app_store_id: Option<u64>,
     /// File SHA-256 when hashed.
-    pub file_sha256: Option<String>,
+    pub file_sha256: Option<Sha256>,
     pub size: Option<u64>,
     pub first_install: Option<String>,
     pub last_update: Option<String>,
@@ -187,9 +233,9 @@ impl AppRecord {
     }
 
     /// Records that the app was seen in `place` (kept sorted and unique).
-    pub fn add_seen_in(&mut self, place: &str) {
-        if let Err(pos) = self.seen_in.binary_search_by(|p| p.as_str().cmp(place)) {
-            self.seen_in.insert(pos, place.to_string());
+    pub fn add_seen_in(&mut self, place: SeenIn) {
+        if let Err(pos) = self.seen_in.binary_search(&place) {
+            self.seen_in.insert(pos, place);
         }
     }
 

@@ -6,8 +6,8 @@
 //! the signature id. Matching is exact or explicitly prefixed, never substring: see
 //! [`crate::engine`]. The format is documented in `signatures/README.md`.
 
+use crate::digest::{Hasher, Sha256};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -76,7 +76,7 @@ pub struct Signature {
     pub note: Option<String>,
     pub packages: BTreeSet<String>,
     pub package_prefixes: BTreeSet<String>,
-    pub signers_sha256: BTreeSet<String>,
+    pub signers_sha256: BTreeSet<Sha256>,
     pub components: BTreeSet<String>,
     pub component_prefixes: BTreeSet<String>,
     pub native_libs: BTreeSet<String>,
@@ -176,7 +176,7 @@ pub struct SignatureSet {
     families: BTreeMap<String, Family>,
     signatures: Vec<Signature>,
     /// sha256 over every file's name and bytes, in name order.
-    sha256: String,
+    sha256: Sha256,
     by_package: BTreeMap<String, Vec<usize>>,
     by_bundle: BTreeMap<String, Vec<usize>>,
     by_store_id: BTreeMap<u64, Vec<usize>>,
@@ -228,7 +228,7 @@ impl SignatureSet {
             files.insert(doc.family.id.clone(), (origin.clone(), text));
             docs.insert(doc.family.id.clone(), (origin, doc));
         }
-        let mut hasher = Sha256::new();
+        let mut hasher = Hasher::new();
         for (family, (origin, text)) in &files {
             hasher.update(family.as_bytes());
             hasher.update([0]);
@@ -237,7 +237,7 @@ impl SignatureSet {
             hasher.update(text.as_bytes());
             hasher.update([0]);
         }
-        let sha256 = hex(&hasher.finalize());
+        let sha256 = hasher.finish();
 
         let mut families = BTreeMap::new();
         let mut signatures: Vec<Signature> = Vec::new();
@@ -264,7 +264,7 @@ impl SignatureSet {
     fn index(
         families: BTreeMap<String, Family>,
         signatures: Vec<Signature>,
-        sha256: String,
+        sha256: Sha256,
     ) -> Self {
         let mut set = Self {
             families,
@@ -286,7 +286,7 @@ impl SignatureSet {
                 set.by_store_id.entry(*s).or_default().push(i);
             }
             for s in &sig.signers_sha256 {
-                set.by_signer.entry(s.clone()).or_default().push(i);
+                set.by_signer.entry(s.to_string()).or_default().push(i);
             }
         }
         set
@@ -308,7 +308,7 @@ impl SignatureSet {
     }
 
     /// SHA-256 over the files the set was built from (lowercase hex).
-    pub fn sha256(&self) -> &str {
+    pub fn sha256(&self) -> &Sha256 {
         &self.sha256
     }
 
@@ -317,7 +317,7 @@ impl SignatureSet {
         format!(
             "{}+{}",
             env!("CARGO_PKG_VERSION"),
-            self.sha256.get(..12).unwrap_or(&self.sha256)
+            self.sha256.get(..12).unwrap_or(self.sha256.as_str())
         )
     }
 
@@ -428,16 +428,14 @@ fn validate_signature(
             "no references: every signature says where its facts come from".into(),
         ));
     }
+    let mut signers = BTreeSet::new();
     for s in &doc.signers_sha256 {
-        if s.len() != 64
-            || !s
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-        {
+        let Some(d) = Sha256::parse(s) else {
             return Err(bad(format!(
                 "signers_sha256 entry {s:?} is not 64 lowercase hex digits"
             )));
-        }
+        };
+        signers.insert(d);
     }
     for p in doc.packages.iter().chain(&doc.bundle_ids) {
         if !is_package_name(p) {
@@ -507,7 +505,7 @@ fn validate_signature(
         note: doc.note,
         packages: set(doc.packages),
         package_prefixes: set(doc.package_prefixes),
-        signers_sha256: set(doc.signers_sha256),
+        signers_sha256: signers,
         components: set(doc.components),
         component_prefixes: set(doc.component_prefixes),
         native_libs: set(doc.native_libs),
@@ -517,16 +515,6 @@ fn validate_signature(
         origin: origin.to_string(),
         id: doc.id,
     })
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 #[cfg(test)]

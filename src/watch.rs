@@ -5,6 +5,7 @@
 //! on Ctrl-C, after the scans under way finish.
 
 use crate::report::{message, sanitize};
+use crate::source::adb::DeviceState;
 use crate::source::{adb, Emit};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,23 +20,21 @@ enum Action {
 }
 
 /// Updates `acted` (serial → state last acted on) from a listing and says what to do now.
-fn plan(acted: &mut BTreeMap<String, String>, list: &[adb::DeviceEntry]) -> Vec<Action> {
-    let present: BTreeMap<&str, &str> = list
-        .iter()
-        .map(|d| (d.serial.as_str(), d.state.as_str()))
-        .collect();
-    acted.retain(|serial, state| present.get(serial.as_str()) == Some(&state.as_str()));
+fn plan(acted: &mut BTreeMap<String, DeviceState>, list: &[adb::DeviceEntry]) -> Vec<Action> {
+    let present: BTreeMap<&str, &DeviceState> =
+        list.iter().map(|d| (d.serial.as_str(), &d.state)).collect();
+    acted.retain(|serial, state| present.get(serial.as_str()) == Some(&&*state));
     let mut actions = Vec::new();
     for d in list {
         if acted.get(&d.serial) == Some(&d.state) {
             continue;
         }
-        match d.state.as_str() {
-            "device" => {
+        match d.state {
+            DeviceState::Device => {
                 acted.insert(d.serial.clone(), d.state.clone());
                 actions.push(Action::Scan(d.serial.clone()));
             }
-            "unauthorized" => {
+            DeviceState::Unauthorized => {
                 acted.insert(d.serial.clone(), d.state.clone());
                 let hint = d
                     .hint
@@ -57,7 +56,7 @@ pub fn run(opts: &adb::AdbOptions, poll: Duration, emit: Emit<'_>) {
         message(&format!("cannot catch Ctrl-C ({e}); stop with a signal"));
     }
     message("watching for phones (Ctrl-C to stop)");
-    let mut acted: BTreeMap<String, String> = BTreeMap::new();
+    let mut acted: BTreeMap<String, DeviceState> = BTreeMap::new();
     let mut last_error: Option<String> = None;
     std::thread::scope(|scope| {
         let mut running: Vec<std::thread::ScopedJoinHandle<'_, ()>> = Vec::new();
@@ -125,7 +124,7 @@ mod tests {
             model: None,
             product: None,
             transport: None,
-            hint: adb::state_hint(state),
+            hint: DeviceState::from_adb(state).hint(),
         }
     }
 

@@ -17,6 +17,7 @@
 //! final chunk whose size is 0, lying string counts, file sizes that disagree with the data.
 
 use super::cursor::{u16_at, u32_at, Cursor};
+use super::Fingerprint;
 use crate::model::MetaData;
 
 const RES_XML_TYPE: u16 = 0x0003;
@@ -70,20 +71,6 @@ impl AxmlError {
             Self::NotAxml { what, .. } | Self::Malformed { what, .. } => what,
         }
     }
-}
-
-/// What a manifest says (see the module doc).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Manifest {
-    pub package: Option<String>,
-    pub version_code: Option<u64>,
-    pub version_name: Option<String>,
-    pub label: Option<String>,
-    pub components: Vec<String>,
-    pub meta_data: Vec<MetaData>,
-    pub permissions: Vec<String>,
-    /// Parts that could not be read.
-    pub warnings: Vec<String>,
 }
 
 /// The string pool, decoded on demand.
@@ -243,7 +230,7 @@ fn qualify(package: Option<&str>, name: &str) -> String {
 /// Element-level collection while walking the tree.
 #[derive(Default)]
 struct Collect {
-    m: Manifest,
+    m: Fingerprint,
     /// (element name) for each open element.
     stack: Vec<String>,
     /// Component names as written, qualified once the package is known.
@@ -326,7 +313,7 @@ impl Collect {
         }
     }
 
-    fn finish(mut self) -> Manifest {
+    fn finish(mut self) -> Fingerprint {
         let pkg = self.m.package.clone();
         for raw in &self.raw_components {
             self.m.components.push(qualify(pkg.as_deref(), raw));
@@ -388,8 +375,10 @@ fn read_attrs(doc: &Doc<'_>, chunk: &[u8], ext: usize) -> Vec<Attr> {
     out
 }
 
-/// Parses a binary `AndroidManifest.xml`.
-pub fn parse_manifest(data: &[u8]) -> Result<Manifest, AxmlError> {
+/// Parses a binary `AndroidManifest.xml` into the manifest fields of a [`Fingerprint`] (package,
+/// versions, label, components, meta-data, permissions, and warnings for parts that could not
+/// be read); certificates and native libraries are the probe's.
+pub fn parse_manifest(data: &[u8]) -> Result<Fingerprint, AxmlError> {
     let (Some(ty), Some(hsize), Some(size)) = (u16_at(data, 0), u16_at(data, 2), u32_at(data, 4))
     else {
         return Err(AxmlError::NotAxml {

@@ -15,12 +15,16 @@
 //! certificate in the output means "this APK carries this certificate in that place", which is
 //! what identifies a publisher's build; it does not prove the APK was signed by its key.
 //!
+//! The result is a [`Fingerprint`] (`fingerprint`): the one shape of what an APK says about
+//! itself, which the adb cache stores as is and which fills an app record.
+//!
 //! Parsers, each in its own module and usable on their own (tests, fuzzing): [`axml`] (binary
 //! manifest), [`sigblock`] (APK Signing Block), [`pkcs7`] (v1 signature block certificates), and
 //! the internal `zip` reader.
 
 pub mod axml;
 mod cursor;
+mod fingerprint;
 pub mod pkcs7;
 pub mod sigblock;
 pub mod source;
@@ -31,33 +35,7 @@ mod proptests;
 
 pub use source::{ByteRange, ByteSource, FileSource, SliceSource, SourceError};
 
-use crate::model::{Certificate, MetaData};
-
-/// What an APK says about itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApkInfo {
-    pub package: Option<String>,
-    /// `versionCodeMajor << 32 | versionCode`.
-    pub version_code: Option<u64>,
-    pub version_name: Option<String>,
-    pub label: Option<String>,
-    /// Fully qualified component class names (activity, activity-alias, service, receiver,
-    /// provider, the application class), plus provider authorities prefixed `authority:`.
-    pub components: Vec<String>,
-    pub meta_data: Vec<MetaData>,
-    /// `uses-permission` and `permission` names.
-    pub permissions: Vec<String>,
-    /// Native library file names under `lib/<abi>/`, deduplicated across ABIs.
-    pub native_libs: Vec<String>,
-    /// Every certificate found, in every scheme and in the lineage.
-    pub certificates: Vec<Certificate>,
-    /// Things that could not be read (a corrupt PKCS#7, an undecodable manifest...) and
-    /// structural oddities worth a look (a signing block ID present twice, a central directory
-    /// that overlaps the end record...).
-    pub warnings: Vec<String>,
-    /// Bytes read from the source to produce this fingerprint.
-    pub bytes_read: u64,
-}
+pub use fingerprint::Fingerprint;
 
 /// Why an APK could not be fingerprinted at all.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +61,7 @@ pub enum Step {
     /// Read these ranges (clamped to the file) and feed them back, in order.
     Need(Vec<ByteRange>),
     /// Finished.
-    Done(Box<ApkInfo>),
+    Done(Box<Fingerprint>),
 }
 
 /// A resumable APK analysis: `let mut step = probe.start(); loop { match step { Need(r) => step =
@@ -115,7 +93,7 @@ impl ApkProbe {
 }
 
 /// Fingerprints the APK behind `src`, reading only the ranges the probe asks for.
-pub fn analyze(src: &dyn ByteSource) -> Result<ApkInfo, ApkError> {
+pub fn analyze(src: &dyn ByteSource) -> Result<Fingerprint, ApkError> {
     let mut probe = ApkProbe::new(src.len());
     let mut step = probe.start();
     let mut bytes_read = 0u64;

@@ -16,10 +16,8 @@
 //! candidate central directory positions in round 2. After [`MAX_ROUNDS`] reads the probe
 //! finishes with what it has and says what is missing.
 
-use sha2::{Digest, Sha256};
-
-use super::{axml, pkcs7, sigblock, zip, ApkError, ApkInfo, ByteRange, Step};
-use crate::model::{CertScheme, Certificate};
+use super::{axml, pkcs7, sigblock, zip, ApkError, ByteRange, Fingerprint, Step};
+use crate::model::{CertScheme, Certificate, Sha256};
 
 /// The end of the file read first: a 64 KiB comment, the end record, a ZIP64 locator and end
 /// record, and some of the central directory.
@@ -55,7 +53,7 @@ pub(super) struct State {
     history: Vec<ByteRange>,
     rounds: u32,
     finished: bool,
-    /// Bytes fed so far (reported as `ApkInfo::bytes_read`).
+    /// Bytes fed so far (reported as `Fingerprint::bytes_read`).
     fed: u64,
 }
 
@@ -86,7 +84,7 @@ enum Got<'a> {
 
 enum Outcome {
     Need(Vec<ByteRange>),
-    Done(Box<ApkInfo>),
+    Done(Box<Fingerprint>),
 }
 
 /// One evaluation pass: the bytes at hand and what is still wanted.
@@ -141,16 +139,6 @@ fn merge(mut ranges: Vec<ByteRange>) -> Vec<ByteRange> {
         out.push(r);
     }
     out
-}
-
-pub(crate) fn sha256_hex(b: &[u8]) -> String {
-    use std::fmt::Write;
-    Sha256::digest(b)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
 }
 
 /// `META-INF/<name>.RSA|DSA|EC` directly under META-INF (any case), as the JAR signing scheme.
@@ -503,12 +491,11 @@ impl State {
         }
 
         // 5. Assemble.
-        let mut info = ApkInfo::default();
         let mut certs = Vec::new();
         if let Some(block) = block {
             for c in block.certs {
                 certs.push(Certificate {
-                    sha256: sha256_hex(&c.der),
+                    sha256: Sha256::of(&c.der),
                     scheme: c.scheme,
                     entry: None,
                 });
@@ -529,7 +516,7 @@ impl State {
                         }
                         for der in list {
                             certs.push(Certificate {
-                                sha256: sha256_hex(der),
+                                sha256: Sha256::of(der),
                                 scheme: CertScheme::V1,
                                 entry: Some(name.clone()),
                             });
@@ -543,7 +530,6 @@ impl State {
         }
         certs.sort();
         certs.dedup();
-        info.certificates = certs;
 
         let mut libs: Vec<String> = cd
             .entries
@@ -552,24 +538,19 @@ impl State {
             .collect();
         libs.sort();
         libs.dedup();
-        info.native_libs = libs;
 
+        // The manifest's fields, then what the rest of the archive says.
+        let mut info = Fingerprint::default();
         let manifest_error = match manifest_read {
             None => Some(ApkError::NoManifest),
             Some(EntryRead::Data(d)) => match axml::parse_manifest(&d) {
-                Ok(m) => {
-                    info.package = m.package;
-                    info.version_code = m.version_code;
-                    info.version_name = m.version_name;
-                    info.label = m.label;
-                    info.components = m.components;
-                    info.meta_data = m.meta_data;
-                    info.permissions = m.permissions;
+                Ok(mut m) => {
                     warnings.extend(
-                        m.warnings
+                        std::mem::take(&mut m.warnings)
                             .into_iter()
                             .map(|w| format!("AndroidManifest.xml: {w}")),
                     );
+                    info = m;
                     if info.package.is_none() {
                         warnings.push("AndroidManifest.xml: no package name".to_string());
                     }
@@ -591,6 +572,8 @@ impl State {
             }
             Some(EntryRead::Pending) => None,
         };
+        info.certificates = certs;
+        info.native_libs = libs;
         if let Some(err) = manifest_error {
             if info.certificates.is_empty() && info.native_libs.is_empty() {
                 return Err(err);
@@ -753,7 +736,7 @@ mod tests {
         assert_eq!(info.package.as_deref(), Some("com.example.app"));
         assert_eq!(info.version_code, Some((2 << 32) | 7));
         assert_eq!(info.native_libs, vec!["libfoo.so"]);
-        let mut want = vec![sha256_hex(&fake_cert(1)), sha256_hex(&fake_cert(2))];
+        let mut want = vec![Sha256::of(&fake_cert(1)), Sha256::of(&fake_cert(2))];
         want.sort();
         let got: Vec<_> = info.certificates.iter().map(|c| c.sha256.clone()).collect();
         assert_eq!(got, want);
@@ -807,17 +790,17 @@ mod tests {
             (sigblock::V2_BLOCK_ID, decoy),
         ]);
         let info = analyze(&SliceSource(&apk(t))).unwrap();
-        let got: Vec<(String, CertScheme)> = info
+        let got: Vec<(Sha256, CertScheme)> = info
             .certificates
             .iter()
             .map(|c| (c.sha256.clone(), c.scheme))
             .collect();
         let mut want = vec![
-            (sha256_hex(&fake_cert(3)), CertScheme::V2),
-            (sha256_hex(&fake_cert(4)), CertScheme::V3),
-            (sha256_hex(&fake_cert(3)), CertScheme::Lineage),
-            (sha256_hex(&fake_cert(4)), CertScheme::Lineage),
-            (sha256_hex(&fake_cert(5)), CertScheme::V2),
+            (Sha256::of(&fake_cert(3)), CertScheme::V2),
+            (Sha256::of(&fake_cert(4)), CertScheme::V3),
+            (Sha256::of(&fake_cert(3)), CertScheme::Lineage),
+            (Sha256::of(&fake_cert(4)), CertScheme::Lineage),
+            (Sha256::of(&fake_cert(5)), CertScheme::V2),
         ];
         want.sort();
         let mut got_sorted = got.clone();
@@ -845,7 +828,7 @@ mod tests {
         assert!(bytes < 400_000, "bytes {bytes}");
     }
 
-    fn rounds_and_bytes(z: &[u8]) -> (ApkInfo, u32, usize) {
+    fn rounds_and_bytes(z: &[u8]) -> (Fingerprint, u32, usize) {
         let mut probe = ApkProbe::new(z.len() as u64);
         let mut step = probe.start();
         let (mut rounds, mut bytes) = (0, 0);

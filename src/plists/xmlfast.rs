@@ -151,7 +151,7 @@ impl<'a> Reader<'a> {
                 if key.is_some_and(|k| self.skip.contains(&k)) {
                     Value::Data(Vec::new())
                 } else {
-                    Value::Data(base64_decode(raw)?)
+                    Value::Data(crate::base64::decode(raw)?)
                 }
             }
             b"integer" => {
@@ -216,66 +216,6 @@ fn unescape(raw: &[u8]) -> Option<String> {
         rest = after.get(semi + 1..)?;
     }
     out.push_str(rest);
-    Some(out)
-}
-
-/// Sextet values of the base64 alphabet; `WS` for ASCII whitespace, `PAD` for `=`, `BAD` else.
-const WS: u8 = 0xFE;
-const PAD: u8 = 0xFD;
-const BAD: u8 = 0xFF;
-// Evaluated at compile time: an index out of range is a build error, never a runtime panic.
-#[allow(clippy::indexing_slicing)]
-const DECODE: [u8; 256] = {
-    let mut t = [BAD; 256];
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut i = 0;
-    while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
-        i += 1;
-    }
-    t[b' ' as usize] = WS;
-    t[b'\t' as usize] = WS;
-    t[b'\n' as usize] = WS;
-    t[b'\r' as usize] = WS;
-    t[0x0C] = WS;
-    t[b'=' as usize] = PAD;
-    t
-};
-
-/// Standard base64 with padding; ASCII whitespace ignored. `None` on anything else.
-pub fn base64_decode(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(raw.len() / 4 * 3 + 3);
-    let mut acc = 0u32;
-    let mut n = 0u8;
-    let mut pad = 0u8;
-    for &c in raw {
-        let v = DECODE.get(usize::from(c)).copied().unwrap_or(BAD);
-        if v < 64 {
-            if pad > 0 {
-                return None;
-            }
-            acc = (acc << 6) | u32::from(v);
-            n += 1;
-            if n == 4 {
-                out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
-                acc = 0;
-                n = 0;
-            }
-        } else if v == PAD {
-            pad += 1;
-            if pad > 2 {
-                return None;
-            }
-        } else if v != WS {
-            return None;
-        }
-    }
-    match (n, pad) {
-        (0, 0) => {}
-        (2, 2) | (2, 0) => out.push((acc >> 4) as u8),
-        (3, 1) | (3, 0) => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
-        _ => return None,
-    }
     Some(out)
 }
 
@@ -345,17 +285,6 @@ mod tests {
                     .prop_map(|kv| Value::Dictionary(kv.into_iter().collect())),
             ]
         })
-    }
-
-    #[test]
-    fn base64_vectors() {
-        assert_eq!(base64_decode(b"").unwrap(), b"");
-        assert_eq!(base64_decode(b"Zg==").unwrap(), b"f");
-        assert_eq!(base64_decode(b"Zm8=").unwrap(), b"fo");
-        assert_eq!(base64_decode(b"Zm9v\n\tYmFy").unwrap(), b"foobar");
-        assert_eq!(base64_decode(b"Zm9=v"), None);
-        assert_eq!(base64_decode(b"Z"), None);
-        assert_eq!(base64_decode(b"Zm9v!"), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn devices(out: &mut dyn Write, list: &[DeviceEntry], format: Format) -> io:
                     out,
                     "{}\t{}\t{}\t{}",
                     sanitize(&d.serial),
-                    sanitize(&d.state),
+                    sanitize(d.state.as_str()),
                     sanitize(d.model.as_deref().unwrap_or("-")),
                     sanitize(d.transport.as_deref().unwrap_or("-"))
                 )?;

@@ -6,7 +6,6 @@ use crate::model::{AppRecord, DeviceInfo, Inventory, Problem, ScanStats};
 use crate::policy::{Disposition, Policy};
 use crate::signatures::SignatureSet;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const SCHEMA: &str = "appsweep.report.v1";
@@ -117,7 +116,7 @@ fn new_record_id(device_id: &str, scanned_at: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let mut h = Sha256::new();
+    let mut h = crate::digest::Hasher::new();
     h.update(random);
     h.update(device_id.as_bytes());
     h.update([0]);
@@ -125,7 +124,8 @@ fn new_record_id(device_id: &str, scanned_at: &str) -> String {
     h.update(nanos.to_le_bytes());
     h.update(std::process::id().to_le_bytes());
     h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    crate::hex::encode(h.finalize().get(..16).unwrap_or_default())
+    let digest = h.finish();
+    digest.get(..32).unwrap_or(digest.as_str()).to_string()
 }
 
 impl DeviceReport {

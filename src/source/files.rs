@@ -7,11 +7,13 @@
 //! parallel (rayon); a file that cannot be read is a problem of its report, never skipped.
 
 use crate::apk::{self, FileSource};
+use crate::digest::{Hasher, Sha256};
 use crate::ipa;
-use crate::model::{AppRecord, DeviceInfo, Inventory, Platform, Problem, ScanStats, SourceKind};
+use crate::model::{
+    AppRecord, DeviceInfo, Inventory, Platform, Problem, ScanStats, SeenIn, SourceKind,
+};
 use crate::progress::Progress;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -98,10 +100,10 @@ fn walk(root: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
     }
 }
 
-/// SHA-256 of a whole file, lowercase hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+/// SHA-256 of a whole file.
+pub fn sha256_file(path: &Path) -> std::io::Result<Sha256> {
     let mut f = crate::input::open_regular(path, "file").map_err(std::io::Error::other)?;
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     let mut buf = vec![0u8; 128 << 10];
     loop {
         let n = f.read(&mut buf)?;
@@ -110,7 +112,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         h.update(buf.get(..n).unwrap_or_default());
     }
-    Ok(crate::hex::encode(&h.finalize()))
+    Ok(h.finish())
 }
 
 fn sniff(path: &Path, file: &std::fs::File) -> Artifact {
@@ -164,7 +166,7 @@ pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<(AppRecord, u64), 
             if let Some(s) = info.seller {
                 app.details.push(("seller".into(), s));
             }
-            app.add_seen_in("ipa");
+            app.add_seen_in(SeenIn::Ipa);
             app
         }
         Artifact::Apk => {
@@ -176,18 +178,9 @@ pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<(AppRecord, u64), 
                 .clone()
                 .ok_or_else(|| problem("APK manifest has no package name".into()))?;
             let mut app = AppRecord::new(id);
-            app.name = info.label;
-            app.version = info.version_name;
-            app.version_code = info.version_code.map(|v| v.to_string());
-            app.add_certificates(info.certificates);
-            app.components = info.components;
-            app.native_libs = info.native_libs;
-            app.meta_data = info.meta_data;
-            app.permissions = info.permissions;
-            for w in info.warnings {
-                app.details.push(("warning".into(), w));
-            }
-            app.add_seen_in("apk");
+            app.name.clone_from(&info.label);
+            info.fill(&mut app);
+            app.add_seen_in(SeenIn::Apk);
             app
         }
     };

@@ -6,7 +6,7 @@ use crate::support::apkbuild;
 use std::collections::BTreeSet;
 
 use apkbuild::{build_apk, test_keys, tools_available, ApkSpec, BuiltApk, Signing};
-use appsweep::apk::{self, ApkInfo, FileSource};
+use appsweep::apk::{self, FileSource, Fingerprint};
 use appsweep::model::{CertScheme, MetaData};
 
 const SHARE: &str = "com.ss.android.ugc.aweme.share.SystemShareActivity";
@@ -32,15 +32,15 @@ fn tiktok_spec(signing: Signing, file: &str) -> ApkSpec {
     s
 }
 
-fn analyze(b: &BuiltApk) -> ApkInfo {
+fn analyze(b: &BuiltApk) -> Fingerprint {
     apk::analyze(&FileSource::open(&b.path).unwrap()).unwrap()
 }
 
-fn certs_by_scheme(info: &ApkInfo, scheme: CertScheme) -> BTreeSet<String> {
+fn certs_by_scheme(info: &Fingerprint, scheme: CertScheme) -> BTreeSet<String> {
     info.certificates
         .iter()
         .filter(|c| c.scheme == scheme)
-        .map(|c| c.sha256.clone())
+        .map(|c| c.sha256.to_string())
         .collect()
 }
 
@@ -160,7 +160,11 @@ fn rotated_key_reports_old_and_new_signer() {
         certs_by_scheme(&info, CertScheme::Lineage),
         set(&[&a.cert_sha256, &b.cert_sha256])
     );
-    let all: BTreeSet<String> = info.certificates.iter().map(|c| c.sha256.clone()).collect();
+    let all: BTreeSet<String> = info
+        .certificates
+        .iter()
+        .map(|c| c.sha256.to_string())
+        .collect();
     assert_eq!(all, built.key_sha256s.iter().cloned().collect());
 }
 

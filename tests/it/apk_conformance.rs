@@ -372,7 +372,11 @@ fn third_party_apks_match_ground_truth() {
         assert_eq!(info.package.as_deref(), Some(package), "{}", e.path);
         assert_eq!(info.version_code, Some(e.version_code), "{}", e.path);
         assert_eq!(info.version_name.as_deref(), e.version_name, "{}", e.path);
-        let got: BTreeSet<String> = info.certificates.iter().map(|c| c.sha256.clone()).collect();
+        let got: BTreeSet<String> = info
+            .certificates
+            .iter()
+            .map(|c| c.sha256.to_string())
+            .collect();
         check_certs(e.path, &got, e.certs);
         let schemes: BTreeSet<CertScheme> = info.certificates.iter().map(|c| c.scheme).collect();
         let want: BTreeSet<CertScheme> = e.schemes.iter().copied().collect();

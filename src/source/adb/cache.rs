@@ -1,106 +1,19 @@
 //! Fingerprint cache: one JSON file per device (`adb-<serial>.json` in the cache directory),
 //! keyed by (APK path, size, mtime) as `stat` reports them on the phone. A re-scan of an
-//! unchanged phone reads no APK bytes. Writes are atomic (temporary file, then rename); a
-//! missing, unreadable or foreign cache file is ignored, never an error.
+//! unchanged phone reads no APK bytes. Each entry is the APK's [`Fingerprint`] as it serialises.
+//! Writes are atomic (temporary file, then rename); a missing, unreadable, foreign or older
+//! cache file is ignored (a cold cache), never an error and never a source of data.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::apk::ApkInfo;
-use crate::model::{CertScheme, Certificate, MetaData};
+pub use crate::apk::Fingerprint;
 
-const VERSION: u32 = 1;
-
-/// What the cache keeps of an [`ApkInfo`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fingerprint {
-    pub package: Option<String>,
-    pub version_code: Option<u64>,
-    pub version_name: Option<String>,
-    pub components: Vec<String>,
-    pub meta_data: Vec<(String, String)>,
-    pub permissions: Vec<String>,
-    pub native_libs: Vec<String>,
-    /// (sha256, scheme, entry).
-    pub certificates: Vec<(String, String, Option<String>)>,
-    pub warnings: Vec<String>,
-}
-
-fn scheme_name(s: CertScheme) -> &'static str {
-    match s {
-        CertScheme::V1 => "v1",
-        CertScheme::V2 => "v2",
-        CertScheme::V3 => "v3",
-        CertScheme::V31 => "v31",
-        CertScheme::Lineage => "lineage",
-    }
-}
-
-fn scheme_from(s: &str) -> Option<CertScheme> {
-    Some(match s {
-        "v1" => CertScheme::V1,
-        "v2" => CertScheme::V2,
-        "v3" => CertScheme::V3,
-        "v31" => CertScheme::V31,
-        "lineage" => CertScheme::Lineage,
-        _ => return None,
-    })
-}
-
-impl Fingerprint {
-    pub fn from_info(info: &ApkInfo) -> Self {
-        Self {
-            package: info.package.clone(),
-            version_code: info.version_code,
-            version_name: info.version_name.clone(),
-            components: info.components.clone(),
-            meta_data: info
-                .meta_data
-                .iter()
-                .map(|m| (m.name.clone(), m.value.clone()))
-                .collect(),
-            permissions: info.permissions.clone(),
-            native_libs: info.native_libs.clone(),
-            certificates: info
-                .certificates
-                .iter()
-                .map(|c| {
-                    (
-                        c.sha256.clone(),
-                        scheme_name(c.scheme).to_string(),
-                        c.entry.clone(),
-                    )
-                })
-                .collect(),
-            warnings: info.warnings.clone(),
-        }
-    }
-
-    pub fn certificates(&self) -> Vec<Certificate> {
-        self.certificates
-            .iter()
-            .filter_map(|(sha256, scheme, entry)| {
-                Some(Certificate {
-                    sha256: sha256.clone(),
-                    scheme: scheme_from(scheme)?,
-                    entry: entry.clone(),
-                })
-            })
-            .collect()
-    }
-
-    pub fn meta_data(&self) -> Vec<MetaData> {
-        self.meta_data
-            .iter()
-            .map(|(name, value)| MetaData {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect()
-    }
-}
+/// The file format. 2: entries hold a [`Fingerprint`] as it serialises (1 held a copy of some
+/// of its fields). A file of another version, or one that does not parse, is a cold cache.
+const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct Key {
@@ -232,5 +145,82 @@ impl Cache {
         ));
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CertScheme, Certificate, MetaData, Sha256};
+
+    fn sample() -> Fingerprint {
+        Fingerprint {
+            package: Some("com.example".into()),
+            version_code: Some((1 << 32) | 7),
+            version_name: Some("1.0".into()),
+            label: Some("Example".into()),
+            components: vec!["com.example.Main".into()],
+            meta_data: vec![MetaData {
+                name: "k".into(),
+                value: "v".into(),
+            }],
+            permissions: vec!["android.permission.INTERNET".into()],
+            native_libs: vec!["libx.so".into()],
+            certificates: vec![Certificate {
+                sha256: Sha256::of(b"cert"),
+                scheme: CertScheme::V31,
+                entry: None,
+            }],
+            warnings: vec!["w".into()],
+            bytes_read: 0,
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_the_fingerprint_as_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Cache::load(Some(dir.path()), "SER:1");
+        c.put("/data/app/a/base.apk", 10, 20, sample());
+        c.save().unwrap();
+        let mut c = Cache::load(Some(dir.path()), "SER:1");
+        assert_eq!(c.get("/data/app/a/base.apk", 10, 20), Some(sample()));
+        assert_eq!(c.get("/data/app/a/base.apk", 10, 21), None);
+        // Another serial's cache is not this one's.
+        let mut other = Cache::load(Some(dir.path()), "SER:2");
+        assert_eq!(other.get("/data/app/a/base.apk", 10, 20), None);
+    }
+
+    #[test]
+    fn old_foreign_or_corrupt_files_are_a_cold_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(file_name("S"));
+        let v1 = r#"{"version":1,"serial":"S","entries":[{"path":"/a.apk","size":1,"mtime":2,"fingerprint":{"package":"x","version_code":null,"version_name":null,"components":[],"meta_data":[["k","v"]],"permissions":[],"native_libs":[],"certificates":[["00","v2",null]],"warnings":[]}}]}"#;
+        let mut current = serde_json::to_value(File {
+            version: VERSION,
+            serial: "S".into(),
+            entries: vec![Entry {
+                key: Key {
+                    path: "/a.apk".into(),
+                    size: 1,
+                    mtime: 2,
+                },
+                fingerprint: sample(),
+            }],
+        })
+        .unwrap();
+        let mut bad_digest = current.clone();
+        bad_digest["entries"][0]["fingerprint"]["certificates"][0]["sha256"] = "ABC".into();
+        current["version"] = (VERSION + 1).into();
+        for text in [
+            v1.to_string(),
+            bad_digest.to_string(),
+            current.to_string(),
+            "{\"version\":".to_string(),
+            "\u{0}garbage".to_string(),
+        ] {
+            std::fs::write(&file, &text).unwrap();
+            let mut c = Cache::load(Some(dir.path()), "S");
+            assert_eq!(c.get("/a.apk", 1, 2), None, "{text}");
+        }
     }
 }

@@ -20,8 +20,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
-use sha2::Digest;
-
 use super::batch::{quote, run_parts, PartOutput, RunError};
 use super::cache::Cache;
 use super::caps::{self, Caps, Tool};
@@ -31,7 +29,7 @@ use super::memo::Memo;
 use super::merge::{self, Apps, ListStep, Listing};
 use super::parse::{self, PmFailure, StatLine, UserInfo};
 use super::transport::{device_max_payload, Channel, Device};
-use super::{AdbOptions, DeviceEntry};
+use super::{AdbOptions, DeviceEntry, DeviceState};
 use crate::model::{DeviceInfo, Inventory, Platform, Problem, ScanStats, SourceKind};
 
 /// Parallel services for the listing round (one user per service).
@@ -116,7 +114,7 @@ pub fn scan_device(
         inv: empty_inventory(entry),
         counters: FpCounters::default(),
     };
-    if entry.state != "device" {
+    if entry.state != DeviceState::Device {
         let hint = entry.hint.clone().unwrap_or_default();
         out.inv.problems.push(Problem::new(
             "device",
@@ -472,7 +470,7 @@ fn round_hash_here(
     let mut bytes = 0u64;
     let mut failed = Vec::new();
     for t in &todo {
-        let mut h = sha2::Sha256::new();
+        let mut h = crate::digest::Hasher::new();
         let r = ctx
             .dev
             .pull_with(&t.path, t.size, ctx.timeout.saturating_mul(5), &mut |c| {
@@ -481,9 +479,7 @@ fn round_hash_here(
         match r {
             Ok(()) => {
                 bytes += t.size;
-                files
-                    .hashes
-                    .insert(t.path.clone(), crate::hex::encode(&h.finalize()));
+                files.hashes.insert(t.path.clone(), h.finish().into());
             }
             Err(e) => failed.push(format!("{}: {e}", t.path)),
         }

@@ -146,38 +146,9 @@ fn dd_part(quoted: &str, size: u64, r: ByteRange, read: Read) -> Option<(String,
     Some((cmd, start - skip * BLOCK, end - start))
 }
 
-/// Decodes base64 (standard alphabet, padding optional, whitespace ignored). `None` on any
-/// other character.
+/// Decodes what the phone's `base64` printed, wrapped or not (see [`crate::base64`]).
 pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    let mut ended = false;
-    for &b in text {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                ended = true;
-                continue;
-            }
-            b' ' | b'\n' | b'\r' | b'\t' => continue,
-            _ => return None,
-        };
-        if ended {
-            return None;
-        }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
+    crate::base64::decode(text)
 }
 
 /// Decodes `od -A n -t x1 -v` (two-digit hex bytes separated by whitespace). `None` on anything
@@ -288,7 +259,7 @@ pub fn fingerprint_all(
                     );
                 }
                 Ok(Step::Done(info)) => {
-                    let fp = Fingerprint::from_info(&info);
+                    let fp = *info;
                     cache.put(&t.path, t.size, t.mtime, fp.clone());
                     results.insert(t.path.clone(), Ok(fp));
                 }
@@ -344,7 +315,7 @@ fn start(
                 way: 0,
             }),
             Step::Done(info) => {
-                let fp = Fingerprint::from_info(&info);
+                let fp = *info;
                 cache.put(&t.path, t.size, t.mtime, fp.clone());
                 results.insert(t.path.clone(), Ok(fp));
             }
@@ -443,7 +414,7 @@ fn pull_whole(
     match r.map(|()| bytes) {
         Ok(bytes) => {
             counters.pulled_bytes += bytes.len() as u64;
-            let r = analyze(&SliceSource(&bytes)).map(|info| Fingerprint::from_info(&info));
+            let r = analyze(&SliceSource(&bytes));
             if let Ok(fp) = &r {
                 cache.put(&t.path, t.size, t.mtime, fp.clone());
             }

@@ -14,12 +14,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::cache::Fingerprint;
 use super::caps::local_time_rfc3339;
 use super::dumpsys::{Dumpsys, UserState};
 use super::fingerprint::{FpResults, Target};
 use super::parse::{parse_package_list, pm_failure, PmFailure, PmPackage, StatLine, UserInfo};
-use crate::model::{AppRecord, Problem};
+use crate::model::{AppRecord, Problem, SeenIn, Sha256};
 
 /// How listing one user's packages went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +190,7 @@ pub fn records(
         for p in pkgs {
             let mut a = AppRecord::new(p.name.clone());
             a.user = Some(*u);
-            a.add_seen_in("pm_list");
+            a.add_seen_in(SeenIn::PmList);
             a.path = p.path.clone().filter(|p| p.starts_with('/'));
             a.version_code = p.version_code.clone();
             a.installer = p.installer.clone();
@@ -208,7 +207,7 @@ pub fn records(
             let present = state.installed || state.archived;
             if let Some(a) = apps.get_mut(&key) {
                 if present {
-                    a.add_seen_in("dumpsys");
+                    a.add_seen_in(SeenIn::Dumpsys);
                 }
                 user_state(a, state);
                 continue;
@@ -218,7 +217,7 @@ pub fn records(
                 let mut a = AppRecord::new(name.clone());
                 a.user = Some(*u);
                 a.installed = present;
-                a.add_seen_in("dumpsys");
+                a.add_seen_in(SeenIn::Dumpsys);
                 if weak {
                     a.details.push(("state".to_string(), DATA_KEPT.to_string()));
                 }
@@ -386,7 +385,7 @@ pub fn apply_stats(
             a.size = Some(s.size);
         }
         if let Some(h) = hashes.get(p) {
-            a.file_sha256 = Some(h.clone());
+            a.file_sha256 = Sha256::parse(h);
         }
     }
 }
@@ -407,7 +406,7 @@ pub fn apply_fingerprints(
             continue;
         }
         match results.get(&p) {
-            Some(Ok(fp)) => apply(a, fp),
+            Some(Ok(fp)) => fp.fill(a),
             Some(Err(e)) if !device_lost && reported.insert(name.clone()) => {
                 problems.push(Problem::new(
                     format!("app {name}"),
@@ -418,29 +417,6 @@ pub fn apply_fingerprints(
         }
     }
     problems
-}
-
-fn apply(a: &mut AppRecord, fp: &Fingerprint) {
-    a.add_certificates(fp.certificates());
-    a.components.extend(fp.components.iter().cloned());
-    a.native_libs.extend(fp.native_libs.iter().cloned());
-    a.meta_data.extend(fp.meta_data());
-    a.permissions.extend(fp.permissions.iter().cloned());
-    if a.version.is_none() {
-        a.version = fp.version_name.clone();
-    }
-    if a.version_code.is_none() {
-        a.version_code = fp.version_code.map(|v| v.to_string());
-    }
-    if let Some(p) = &fp.package {
-        if *p != a.id {
-            a.details.push(("apk_package".to_string(), p.clone()));
-        }
-    }
-    for w in &fp.warnings {
-        a.details
-            .push(("fingerprint_warning".to_string(), w.clone()));
-    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod host;
 mod memo;
 mod merge;
 pub mod parse;
+mod state;
 mod transport;
 
 use std::time::Duration;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use super::Emit;
 
 pub use cache::default_dir as default_cache_dir;
+pub use state::DeviceState;
 
 /// Options for `scan adb` and `devices`.
 #[derive(Debug, Clone, Default)]
@@ -83,8 +85,7 @@ pub enum AdbError {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceEntry {
     pub serial: String,
-    /// `device`, `unauthorized`, `offline`, `recovery`, ... as the adb server says.
-    pub state: String,
+    pub state: DeviceState,
     pub model: Option<String>,
     pub product: Option<String>,
     /// `usb:1-1`, or the TCP address for a network device.
@@ -93,32 +94,10 @@ pub struct DeviceEntry {
     pub hint: Option<String>,
 }
 
-/// What to tell the user about a device state other than `device`.
-pub fn state_hint(state: &str) -> Option<String> {
-    let s = match state {
-        "device" => return None,
-        "unauthorized" => {
-            "unlock the phone and accept the USB debugging prompt (Allow USB debugging?), then run again"
-        }
-        "offline" => {
-            "the device is not responding: unplug and replug it (or `adb disconnect`/`adb connect` for a network device), unlock it, then run again"
-        }
-        "authorizing" | "connecting" => "the device is still connecting: wait a few seconds and run again",
-        "recovery" | "sideload" | "rescue" | "bootloader" => {
-            "the device is not booted into Android: reboot it normally, then run again"
-        }
-        s if s.starts_with("no permissions") => {
-            "this user may not access the USB device: fix the udev rules (Debian: `apt install android-sdk-platform-tools-common`) and replug"
-        }
-        _ => "the device is not ready for adb: check the phone and run again",
-    };
-    Some(s.to_string())
-}
-
 fn entry_from(line: &parse::DeviceLine) -> DeviceEntry {
     DeviceEntry {
         serial: line.serial.clone(),
-        state: line.state.clone(),
+        state: DeviceState::from_adb(&line.state),
         model: line.model.clone(),
         product: line.product.clone(),
         transport: line
@@ -126,7 +105,7 @@ fn entry_from(line: &parse::DeviceLine) -> DeviceEntry {
             .as_ref()
             .map(|u| format!("usb:{u}"))
             .or_else(|| line.serial.contains(':').then(|| line.serial.clone())),
-        hint: state_hint(&line.state),
+        hint: DeviceState::from_adb(&line.state).hint(),
     }
 }
 
@@ -204,14 +183,11 @@ pub fn scan(opts: &AdbOptions, emit: Emit<'_>) -> Result<(), AdbError> {
                 Some(l) => selected.push(entry_from(l)),
                 None => selected.push(DeviceEntry {
                     serial: s,
-                    state: "missing".to_string(),
+                    state: DeviceState::Missing,
                     model: None,
                     product: None,
                     transport: None,
-                    hint: Some(
-                        "the adb server does not list this serial: check the cable and `adb devices`"
-                            .to_string(),
-                    ),
+                    hint: DeviceState::Missing.hint(),
                 }),
             }
         }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::plists::{InfoPlist, ManifestPlist};
-use crate::model::AppRecord;
+use crate::model::{AppRecord, SeenIn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
@@ -24,14 +24,14 @@ pub enum Place {
 }
 
 impl Place {
-    pub fn as_str(self) -> &'static str {
+    pub fn seen_in(self) -> SeenIn {
         match self {
-            Place::InstalledApplications => "installed_applications",
-            Place::InfoApplications => "info_applications",
-            Place::ManifestApplications => "manifest_applications",
-            Place::AppDomain => "app_domain",
-            Place::AppGroup => "app_group",
-            Place::AppPlugin => "app_plugin",
+            Place::InstalledApplications => SeenIn::InstalledApplications,
+            Place::InfoApplications => SeenIn::InfoApplications,
+            Place::ManifestApplications => SeenIn::ManifestApplications,
+            Place::AppDomain => SeenIn::AppDomain,
+            Place::AppGroup => SeenIn::AppGroup,
+            Place::AppPlugin => SeenIn::AppPlugin,
         }
     }
 
@@ -78,7 +78,7 @@ impl AppSet {
             (app, false)
         });
         entry.1 |= place.is_strong();
-        entry.0.add_seen_in(place.as_str());
+        entry.0.add_seen_in(place.seen_in());
         &mut entry.0
     }
 
