@@ -22,6 +22,8 @@ pub enum SourceKind {
     Adb,
     Backup,
     Files,
+    /// A live iPhone or iPad through usbmuxd (lockdownd and installation_proxy).
+    Usbmuxd,
 }
 
 /// Personal data about the device's owner: only reported with `--include-personal-data`.
