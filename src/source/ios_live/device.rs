@@ -21,6 +21,9 @@ use crate::model::{
 };
 use crate::source::ios_backup::apps::{apply_metadata, set_detail};
 
+/// The scope of problems that mean the phone and this computer are not paired.
+pub const PAIRING_SCOPE: &str = "pairing";
+
 /// Where each app of a live phone was seen.
 pub const SEEN_IN: &str = "installation_proxy";
 
@@ -106,14 +109,14 @@ fn pair_record_for(
     match mux.read_pair_record(&device.udid) {
         Ok(Some(bytes)) => pair_record::parse(&bytes).map_err(|e| {
             Problem::new(
-                "pairing",
+                PAIRING_SCOPE,
                 format!("{e}: re-pair the iPhone (`appsweep scan ios --pair`, or unplug it, plug it in again and tap Trust)"),
             )
         }),
         Ok(None) if opts.pair => pair(mux, lockdown, device, opts),
-        Ok(None) => Err(Problem::new("pairing", NOT_PAIRED)),
+        Ok(None) => Err(Problem::new(PAIRING_SCOPE, NOT_PAIRED)),
         Err(e) => Err(Problem::new(
-            "pairing",
+            PAIRING_SCOPE,
             format!("cannot read this computer's pair record for the iPhone: {e}"),
         )),
     }
@@ -126,7 +129,7 @@ fn pair(
     opts: &IosOptions,
 ) -> Result<PairRecord, Problem> {
     pairing::pair(mux, lockdown, device, opts.pair_wait())
-        .map_err(|e: PairError| Problem::new("pairing", e.to_string()))
+        .map_err(|e: PairError| Problem::new(PAIRING_SCOPE, e.to_string()))
 }
 
 /// Scans one phone. Never fails: everything unread is a problem in the inventory.
@@ -187,19 +190,19 @@ fn read_phone(
     }
     let mut record = pair_record_for(mux, &mut lockdown, device, opts)?;
     let mut tls = TlsConfig::from_record(&record)
-        .map_err(|e| Problem::new("pairing", format!("{e}: re-pair the iPhone with --pair")))?;
+        .map_err(|e| Problem::new(PAIRING_SCOPE, format!("{e}: re-pair the iPhone with --pair")))?;
     match lockdown.start_session(&record, &tls) {
         Ok(()) => {}
         Err(e) if e.device_error() == Some("InvalidHostID") && opts.pair => {
             record = pair(mux, &mut lockdown, device, opts)?;
             tls = TlsConfig::from_record(&record)
-                .map_err(|e| Problem::new("pairing", e.to_string()))?;
+                .map_err(|e| Problem::new(PAIRING_SCOPE, e.to_string()))?;
             lockdown
                 .start_session(&record, &tls)
                 .map_err(|e| lockdown_problem("starting a session after pairing", &e, timeout))?;
         }
         Err(e) if e.device_error() == Some("InvalidHostID") => {
-            return Err(Problem::new("pairing", NOT_TRUSTED));
+            return Err(Problem::new(PAIRING_SCOPE, NOT_TRUSTED));
         }
         Err(e) => return Err(lockdown_problem("starting a lockdown session", &e, timeout)),
     }

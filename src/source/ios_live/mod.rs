@@ -231,15 +231,17 @@ pub fn scan(opts: &IosOptions, emit: Emit<'_>) -> Result<(), IosError> {
     Ok(())
 }
 
-/// A phone attached or detached, for `watch`.
+/// A phone attached, paired or detached, for `watch`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchEvent {
     Attached(Phone),
-    Detached { udid: String },
+    /// usbmuxd saved a pair record for it (the user tapped Trust).
+    Paired(Phone),
+    Detached(Phone),
 }
 
-/// An attached phone, as `watch` scans it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One attach of a phone (usbmuxd gives a new handle at each plug).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Phone(usbmux::MuxDevice);
 
 impl Phone {
@@ -251,8 +253,8 @@ impl Phone {
 /// usbmuxd's `Listen` stream of attach and detach events.
 pub struct Subscription {
     listener: usbmux::Listener,
-    /// usbmuxd handle → UDID, to name detached phones.
-    attached: std::collections::BTreeMap<u64, String>,
+    /// usbmuxd handle → the phone, to name paired and detached phones.
+    attached: std::collections::BTreeMap<u64, Phone>,
 }
 
 /// Subscribes to attach and detach events; usbmuxd first reports every phone attached now.
@@ -269,14 +271,13 @@ impl Subscription {
     pub fn next(&mut self, wait: Duration) -> Result<Option<WatchEvent>, IosError> {
         Ok(match self.listener.next_event(wait).map_err(mux_error)? {
             Some(usbmux::Event::Attached(d)) => {
-                self.attached.insert(d.device_id, d.udid.clone());
-                Some(WatchEvent::Attached(Phone(d)))
+                let phone = Phone(d);
+                self.attached.insert(phone.0.device_id, phone.clone());
+                Some(WatchEvent::Attached(phone))
             }
-            Some(usbmux::Event::Detached(id)) => self
-                .attached
-                .remove(&id)
-                .map(|udid| WatchEvent::Detached { udid }),
-            Some(usbmux::Event::Paired(_)) | None => None,
+            Some(usbmux::Event::Paired(id)) => self.attached.get(&id).cloned().map(WatchEvent::Paired),
+            Some(usbmux::Event::Detached(id)) => self.attached.remove(&id).map(WatchEvent::Detached),
+            None => None,
         })
     }
 }
@@ -285,4 +286,13 @@ impl Subscription {
 pub fn scan_phone(opts: &IosOptions, phone: &Phone) -> Result<Inventory, IosError> {
     let mux = opts.usbmux()?;
     Ok(device::scan_device(&mux, &phone.0, opts))
+}
+
+/// What the user must do when a scan stopped because the phone is not paired (or no longer
+/// trusts this computer); `None` otherwise.
+pub fn pairing_hint(inv: &Inventory) -> Option<&str> {
+    inv.problems
+        .iter()
+        .find(|p| p.scope == device::PAIRING_SCOPE)
+        .map(|p| p.message.as_str())
 }

@@ -262,7 +262,7 @@ pub fn result_text(code: u64) -> String {
 }
 
 /// A device as usbmuxd lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MuxDevice {
     /// usbmuxd's handle for this attach (changes at each plug).
     pub device_id: u64,
