@@ -179,8 +179,8 @@ fn devices(a: DevicesArgs) -> Result<Outcome> {
     };
     let format = config::format(a.format, Format::Human, Format::Json);
     listing::devices(&mut std::io::stdout().lock(), &android, &iphones, format)?;
-    let not_ready = android.iter().any(|d| d.state != "device")
-        || iphones.iter().any(|d| d.state != "paired");
+    let not_ready =
+        android.iter().any(|d| d.state != "device") || iphones.iter().any(|d| d.state != "paired");
     Ok(if not_ready {
         Outcome::Incomplete
     } else {

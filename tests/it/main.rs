@@ -21,6 +21,8 @@ mod hostile;
 #[cfg(test)]
 mod ios_backup;
 #[cfg(test)]
+mod ios_live;
+#[cfg(test)]
 mod outbox;
 #[cfg(test)]
 mod scan_files_apk;

@@ -6,7 +6,9 @@ use std::io;
 
 use plist::{Dictionary, Value};
 
-use crate::link::{server_config, text, Link, Sock};
+use std::sync::Arc;
+
+use crate::link::{frame, server_config, text, Link, Sock};
 use crate::state::{lock, PhoneState, Shared};
 
 fn wanted(entry: &Dictionary, app_type: &str) -> bool {
@@ -16,18 +18,20 @@ fn wanted(entry: &Dictionary, app_type: &str) -> bool {
     }
 }
 
-fn browse(sh: &Shared, phone: &PhoneState, link: &mut Link, msg: &Dictionary) -> io::Result<()> {
-    sh.count(&phone.sc.udid, "browses");
-    let options = msg
-        .get("ClientOptions")
-        .and_then(Value::as_dictionary)
-        .cloned()
-        .unwrap_or_default();
-    let app_type = text(&options, "ApplicationType");
+/// The framed `Browse` answers for one set of options, with the number of apps in each: built
+/// once per phone and options, as the answers of a phone cost the host nothing.
+pub type Chunks = Arc<Vec<(usize, Vec<u8>)>>;
+
+fn chunks(phone: &PhoneState, options: &Dictionary) -> io::Result<Chunks> {
+    let app_type = text(options, "ApplicationType");
     let attributes: Option<Vec<&str>> = options
         .get("ReturnAttributes")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_string).collect());
+    let key = format!("{app_type}|{attributes:?}");
+    if let Some(c) = lock(&phone.browse_cache).get(&key) {
+        return Ok(Arc::clone(c));
+    }
     let list: Vec<Value> = phone
         .apps
         .iter()
@@ -41,17 +45,41 @@ fn browse(sh: &Shared, phone: &PhoneState, link: &mut Link, msg: &Dictionary) ->
         })
         .collect();
     let total = list.len() as u64;
-    let mut sent = 0usize;
+    let mut out = Vec::new();
+    let mut index = 0u64;
     for chunk in list.chunks(phone.sc.chunk.max(1)) {
         let mut d = Dictionary::new();
         d.insert("Status".into(), "BrowsingApplications".into());
-        d.insert("CurrentIndex".into(), Value::Integer((sent as u64).into()));
-        d.insert("CurrentAmount".into(), Value::Integer((chunk.len() as u64).into()));
+        d.insert("CurrentIndex".into(), Value::Integer(index.into()));
+        d.insert(
+            "CurrentAmount".into(),
+            Value::Integer((chunk.len() as u64).into()),
+        );
         d.insert("Total".into(), Value::Integer(total.into()));
         d.insert("CurrentList".into(), Value::Array(chunk.to_vec()));
-        link.send(&d)?;
-        sent += chunk.len();
-        if phone.sc.unplug_after_apps.is_some_and(|n| sent >= n) {
+        out.push((chunk.len(), frame(&d)?));
+        index += chunk.len() as u64;
+    }
+    let mut done = Dictionary::new();
+    done.insert("Status".into(), "Complete".into());
+    out.push((0, frame(&done)?));
+    let out = Arc::new(out);
+    lock(&phone.browse_cache).insert(key, Arc::clone(&out));
+    Ok(out)
+}
+
+fn browse(sh: &Shared, phone: &PhoneState, link: &mut Link, msg: &Dictionary) -> io::Result<()> {
+    sh.count(&phone.sc.udid, "browses");
+    let options = msg
+        .get("ClientOptions")
+        .and_then(Value::as_dictionary)
+        .cloned()
+        .unwrap_or_default();
+    let mut sent = 0usize;
+    for (apps, frame) in chunks(phone, &options)?.iter() {
+        link.send_frame(frame)?;
+        sent += apps;
+        if *apps > 0 && phone.sc.unplug_after_apps.is_some_and(|n| sent >= n) {
             sh.detach(phone);
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
@@ -59,9 +87,7 @@ fn browse(sh: &Shared, phone: &PhoneState, link: &mut Link, msg: &Dictionary) ->
             ));
         }
     }
-    let mut done = Dictionary::new();
-    done.insert("Status".into(), "Complete".into());
-    link.send(&done)
+    Ok(())
 }
 
 /// Serves one installation_proxy connection, started by the session of `host_id`.

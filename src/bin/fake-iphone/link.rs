@@ -153,7 +153,11 @@ impl ClientCertVerifier for HostVerifier {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        if self.allowed.iter().any(|c| c.as_slice() == end_entity.as_ref()) {
+        if self
+            .allowed
+            .iter()
+            .any(|c| c.as_slice() == end_entity.as_ref())
+        {
             Ok(ClientCertVerified::assertion())
         } else {
             Err(rustls::Error::General(
@@ -212,6 +216,14 @@ pub fn server_config(host: &Host, device_key_pem: &str, tls13: bool) -> io::Resu
     Ok(config)
 }
 
+/// A message with its 4-byte big-endian length, ready to send.
+pub fn frame(d: &Dictionary) -> io::Result<Vec<u8>> {
+    let body = encode(d)?;
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    Ok(frame)
+}
+
 /// A lockdown or service connection, plain or TLS.
 pub enum Link {
     Plain(Sock),
@@ -245,11 +257,13 @@ impl Link {
     }
 
     pub fn send(&mut self, d: &Dictionary) -> io::Result<()> {
-        let body = encode(d)?;
-        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-        frame.extend_from_slice(&body);
+        self.send_frame(&frame(d)?)
+    }
+
+    /// Sends a message framed beforehand with [`frame`].
+    pub fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         let io = self.io();
-        io.write_all(&frame)?;
+        io.write_all(frame)?;
         io.flush()
     }
 

@@ -145,7 +145,7 @@ pub fn serve(sh: &Shared, phone: &PhoneState, sock: Sock) -> io::Result<()> {
     let mut session: Option<(String, String)> = None;
     while let Some(msg) = link.recv()? {
         sh.round_trip();
-        sh.count(udid, "lockdown_requests");
+        sh.count_quietly(udid, "lockdown_requests");
         let request = text(&msg, "Request").to_string();
         match request.as_str() {
             "QueryType" => {

@@ -32,7 +32,8 @@ use std::time::Duration;
 use link::Sock;
 use state::Shared;
 
-const USAGE: &str = "usage: fake-iphone --scenario FILE.json (--socket PATH | --tcp HOST:PORT) [--stats-file FILE]";
+const USAGE: &str =
+    "usage: fake-iphone --scenario FILE.json (--socket PATH | --tcp HOST:PORT) [--stats-file FILE]";
 
 struct Args {
     scenario: PathBuf,
@@ -132,11 +133,10 @@ fn real_main() -> Result<(), String> {
     let args = parse_args()?;
     let text = std::fs::read_to_string(&args.scenario)
         .map_err(|e| format!("scenario {}: {e}", args.scenario.display()))?;
-    let sc: scenario::Scenario =
-        serde_json::from_str(&text).map_err(|e| format!("scenario {}: {e}", args.scenario.display()))?;
-    let shared = Arc::new(
-        Shared::new(sc, args.stats_file.clone()).map_err(|e| format!("setting up: {e}"))?,
-    );
+    let sc: scenario::Scenario = serde_json::from_str(&text)
+        .map_err(|e| format!("scenario {}: {e}", args.scenario.display()))?;
+    let shared =
+        Arc::new(Shared::new(sc, args.stats_file.clone()).map_err(|e| format!("setting up: {e}"))?);
     let (listener, address) = bind(&args)?;
     schedule(&shared);
     {

@@ -60,7 +60,9 @@ fn recv(sock: &mut Sock) -> io::Result<Option<(Dictionary, u32)>> {
         let mut r = result(6);
         r.insert("Note".into(), "plist protocol only".into());
         send(sock, &r, tag)?;
-        return Err(bad(format!("binary usbmuxd protocol (version {version}, type {kind})")));
+        return Err(bad(format!(
+            "binary usbmuxd protocol (version {version}, type {kind})"
+        )));
     }
     if !(16..=(16 << 20)).contains(&len) {
         return Err(bad(format!("packet length {len}")));
@@ -118,6 +120,11 @@ pub fn serve(sh: Arc<Shared>, mut sock: Sock) -> io::Result<()> {
                         lock(&sh.records).insert(id.clone(), r.clone());
                         sh.count(&id, "pair_records_saved");
                         send(&mut sock, &result(OK), tag)?;
+                        // As usbmuxd does when the record names a connected device.
+                        if let Some(dev) = msg.get("DeviceID").and_then(Value::as_unsigned_integer)
+                        {
+                            sh.paired(&id, dev);
+                        }
                     }
                     _ => send(&mut sock, &result(BAD_COMMAND), tag)?,
                 }
@@ -182,11 +189,13 @@ fn connect(
         _ => return send(&mut sock, &result(CONNECTION_REFUSED), tag),
     };
     send(&mut sock, &result(OK), tag)?;
-    sh.count(&phone.sc.udid, "connects");
+    sh.count_quietly(&phone.sc.udid, "connects");
     lock(&phone.open).push(sock.try_clone()?);
     match target {
         Target::Lockdown => crate::lockdownd::serve(sh, phone, sock),
-        Target::Service => crate::instproxy::serve(sh, phone, service_host.unwrap_or_default(), sock),
+        Target::Service => {
+            crate::instproxy::serve(sh, phone, service_host.unwrap_or_default(), sock)
+        }
     }
 }
 

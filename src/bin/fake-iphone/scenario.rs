@@ -75,6 +75,10 @@ pub struct Phone {
     pub trusts_host: bool,
     #[serde(default)]
     pub pairing: Pairing,
+    /// Not the phone the pair record was made for: it presents a certificate for its own key,
+    /// not the record's `DeviceCertificate` (what a device in the middle would do).
+    #[serde(default)]
+    pub impostor: bool,
     /// installation_proxy asks for TLS (`EnableServiceSSL`).
     #[serde(default)]
     pub service_ssl: bool,

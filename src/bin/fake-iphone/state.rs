@@ -35,6 +35,8 @@ pub struct PhoneState {
     /// Connections to the phone, cut when it is unplugged.
     pub open: Mutex<Vec<Sock>>,
     pub pair_requests: AtomicU64,
+    /// Framed `Browse` answers by options (see `instproxy`).
+    pub browse_cache: Mutex<BTreeMap<String, crate::instproxy::Chunks>>,
 }
 
 pub struct Shared {
@@ -84,7 +86,10 @@ fn itunes_metadata(app: &crate::scenario::App) -> io::Result<Option<Vec<u8>>> {
         app.name.clone().unwrap_or_else(|| app.id.clone()).into(),
     );
     m.insert("softwareVersionBundleId".into(), app.id.as_str().into());
-    m.insert("bundleShortVersionString".into(), app.version.as_str().into());
+    m.insert(
+        "bundleShortVersionString".into(),
+        app.version.as_str().into(),
+    );
     if let Some(a) = &app.artist {
         m.insert("artistName".into(), a.as_str().into());
     }
@@ -111,15 +116,24 @@ fn app_entries(phone: &Phone) -> io::Result<Vec<Dictionary>> {
         d.insert("CFBundleIdentifier".into(), app.id.as_str().into());
         d.insert("CFBundleDisplayName".into(), name.as_str().into());
         d.insert("CFBundleName".into(), name.as_str().into());
-        d.insert("CFBundleShortVersionString".into(), app.version.as_str().into());
-        d.insert("CFBundleVersion".into(), format!("{}.{i}", app.version).into());
+        d.insert(
+            "CFBundleShortVersionString".into(),
+            app.version.as_str().into(),
+        );
+        d.insert(
+            "CFBundleVersion".into(),
+            format!("{}.{i}", app.version).into(),
+        );
         d.insert("ApplicationType".into(), app.app_type.as_str().into());
         d.insert("SignerIdentity".into(), app.signer.as_str().into());
         d.insert(
             "Path".into(),
             format!("/private/var/containers/Bundle/Application/{i:08X}/{name}.app").into(),
         );
-        d.insert("StaticDiskUsage".into(), Value::Integer((40_000_000u64 + i as u64).into()));
+        d.insert(
+            "StaticDiskUsage".into(),
+            Value::Integer((40_000_000u64 + i as u64).into()),
+        );
         if let Some(m) = itunes_metadata(app)? {
             d.insert("iTunesMetadata".into(), Value::Data(m));
         }
@@ -141,12 +155,15 @@ impl Shared {
                 pair_material::public_key_pem(&device_key).map_err(|e| bad(e.to_string()))?;
             let mut hosts = BTreeMap::new();
             if p.paired {
-                let creds = pair_material::credentials(
-                    &root_key,
-                    &host_key,
-                    device_public_key.as_bytes(),
-                )
-                .map_err(|e| bad(e.to_string()))?;
+                // An impostor's record was made for a key the phone does not hold.
+                let record_key = if p.impostor {
+                    pair_material::public_key_pem(&cached_key(cache, "decoy")?)
+                        .map_err(|e| bad(e.to_string()))?
+                } else {
+                    device_public_key.clone()
+                };
+                let creds = pair_material::credentials(&root_key, &host_key, record_key.as_bytes())
+                    .map_err(|e| bad(e.to_string()))?;
                 let record = pair_material::record_plist(
                     &creds,
                     &host_id(i),
@@ -157,7 +174,19 @@ impl Shared {
                 .map_err(|e| bad(e.to_string()))?;
                 if p.trusts_host {
                     let d = crate::link::decode(&record)?;
-                    hosts.insert(host_id(i), Host::from_record(&d)?);
+                    let mut host = Host::from_record(&d)?;
+                    if p.impostor {
+                        // The record's certificate is for another key; the phone shows its own.
+                        let own = pair_material::credentials(
+                            &root_key,
+                            &host_key,
+                            device_public_key.as_bytes(),
+                        )
+                        .map_err(|e| bad(e.to_string()))?;
+                        host.device_certificate =
+                            crate::link::pem_cert(own.device_certificate.as_bytes())?;
+                    }
+                    hosts.insert(host_id(i), host);
                 }
                 records.insert(p.udid.clone(), record);
             }
@@ -171,6 +200,7 @@ impl Shared {
                 services: Mutex::new(BTreeMap::new()),
                 open: Mutex::new(Vec::new()),
                 pair_requests: AtomicU64::new(0),
+                browse_cache: Mutex::new(BTreeMap::new()),
             });
         }
         Ok(Shared {
@@ -199,12 +229,25 @@ impl Shared {
 
     /// Counts an event of a phone and writes the counters out (for the tests).
     pub fn count(&self, udid: &str, what: &str) {
+        self.tally(udid, what, true);
+    }
+
+    /// Counts a frequent event (every request): written out with the next counted event, so
+    /// the file is not rewritten at each request.
+    pub fn count_quietly(&self, udid: &str, what: &str) {
+        self.tally(udid, what, false);
+    }
+
+    fn tally(&self, udid: &str, what: &str, write: bool) {
         let mut stats = lock(&self.stats);
         *stats
             .entry(udid.to_string())
             .or_default()
             .entry(what.to_string())
             .or_default() += 1;
+        if !write {
+            return;
+        }
         // Written under the lock, so the file always holds the latest counts.
         if let Some(path) = &self.stats_file {
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -223,10 +266,16 @@ impl Shared {
         let mut props = Dictionary::new();
         props.insert("ConnectionType".into(), "USB".into());
         props.insert("DeviceID".into(), Value::Integer(id.into()));
-        props.insert("LocationID".into(), Value::Integer((0x0110_0000 + id).into()));
+        props.insert(
+            "LocationID".into(),
+            Value::Integer((0x0110_0000 + id).into()),
+        );
         props.insert("ProductID".into(), Value::Integer(0x12a8u64.into()));
         props.insert("SerialNumber".into(), phone.sc.udid.as_str().into());
-        props.insert("ConnectionSpeed".into(), Value::Integer(480_000_000u64.into()));
+        props.insert(
+            "ConnectionSpeed".into(),
+            Value::Integer(480_000_000u64.into()),
+        );
         let mut d = Dictionary::new();
         d.insert("MessageType".into(), "Attached".into());
         d.insert("DeviceID".into(), Value::Integer(id.into()));
@@ -263,10 +312,23 @@ impl Shared {
         self.count(&phone.sc.udid, "detached");
     }
 
+    /// usbmuxd saved a record for the phone plugged in as `id`: subscribers hear `Paired`.
+    pub fn paired(&self, udid: &str, id: u64) {
+        let mut subscribers = lock(&self.listeners);
+        let attached = self
+            .phones
+            .iter()
+            .any(|p| p.sc.udid == udid && *lock(&p.attached) == Some(id));
+        if attached {
+            let mut d = Dictionary::new();
+            d.insert("MessageType".into(), "Paired".into());
+            d.insert("DeviceID".into(), Value::Integer(id.into()));
+            Self::broadcast(&mut subscribers, &d);
+        }
+    }
+
     /// The phone plugged in with usbmuxd handle `id`.
     pub fn phone_by_handle(&self, id: u64) -> Option<&PhoneState> {
-        self.phones
-            .iter()
-            .find(|p| *lock(&p.attached) == Some(id))
+        self.phones.iter().find(|p| *lock(&p.attached) == Some(id))
     }
 }

@@ -189,8 +189,12 @@ fn read_phone(
         ));
     }
     let mut record = pair_record_for(mux, &mut lockdown, device, opts)?;
-    let mut tls = TlsConfig::from_record(&record)
-        .map_err(|e| Problem::new(PAIRING_SCOPE, format!("{e}: re-pair the iPhone with --pair")))?;
+    let mut tls = TlsConfig::from_record(&record).map_err(|e| {
+        Problem::new(
+            PAIRING_SCOPE,
+            format!("{e}: re-pair the iPhone with --pair"),
+        )
+    })?;
     match lockdown.start_session(&record, &tls) {
         Ok(()) => {}
         Err(e) if e.device_error() == Some("InvalidHostID") && opts.pair => {

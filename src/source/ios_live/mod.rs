@@ -53,6 +53,33 @@ pub mod pair_material {
 }
 pub use usbmux::{Address, ENV_ADDRESS};
 
+/// Runs every parser that reads bytes from a phone or from usbmuxd (framing, plist messages, app
+/// entries, device lists, pair records, certificates) over `bytes`: for the fuzzer. Never panics;
+/// returns how many things were read.
+#[doc(hidden)]
+pub fn parse_untrusted(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    for d in [
+        wire::decode(bytes).ok(),
+        wire::receive(&mut &bytes[..]).ok(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(list) = d.get("CurrentList").and_then(plist::Value::as_array) {
+            n += list
+                .iter()
+                .filter_map(plist::Value::as_dictionary)
+                .filter_map(instproxy::parse_entry)
+                .count();
+        }
+        n += usbmux::parse_device_list(&d).map_or(0, |l| l.len());
+    }
+    n += usize::from(pair_record::parse(bytes).is_ok());
+    n += usize::from(tls::spki(bytes).is_some());
+    n
+}
+
 /// Options for `scan ios`, `devices` and `watch`.
 #[derive(Debug, Clone, Default)]
 pub struct IosOptions {
@@ -275,8 +302,12 @@ impl Subscription {
                 self.attached.insert(phone.0.device_id, phone.clone());
                 Some(WatchEvent::Attached(phone))
             }
-            Some(usbmux::Event::Paired(id)) => self.attached.get(&id).cloned().map(WatchEvent::Paired),
-            Some(usbmux::Event::Detached(id)) => self.attached.remove(&id).map(WatchEvent::Detached),
+            Some(usbmux::Event::Paired(id)) => {
+                self.attached.get(&id).cloned().map(WatchEvent::Paired)
+            }
+            Some(usbmux::Event::Detached(id)) => {
+                self.attached.remove(&id).map(WatchEvent::Detached)
+            }
             None => None,
         })
     }

@@ -106,6 +106,17 @@ pub fn text(d: &Dictionary, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn untrusted_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = super::super::parse_untrusted(&bytes);
+            let mut framed = (bytes.len() as u32).to_be_bytes().to_vec();
+            framed.extend_from_slice(&bytes);
+            let _ = super::super::parse_untrusted(&framed);
+        }
+    }
 
     #[test]
     fn frames_round_trip_and_limits_hold() {
