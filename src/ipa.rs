@@ -1,7 +1,9 @@
 //! IPA fingerprinting: `Payload/<name>.app/Info.plist` (bundle id, version, name) and the root
 //! `iTunesMetadata.plist` (App Store `itemId`, name, seller) when present. Reads the zip central
-//! directory and those two entries only.
+//! directory and those two entries only (each at most 8 MiB), through the crate's one plist
+//! reader ([`crate::plists`]: depth and expansion limits) and its one `iTunesMetadata` parser.
 
+use crate::plists;
 use std::io::{Read, Seek};
 
 /// What an IPA says about its app.
@@ -45,27 +47,10 @@ fn read_entry<R: Read + Seek>(
     Ok(buf)
 }
 
-fn dict(bytes: &[u8], entry: &str) -> Result<plist::Dictionary, IpaError> {
-    plist::from_bytes::<plist::Dictionary>(bytes).map_err(|e| IpaError::Plist {
+fn plist_error(entry: &str) -> impl FnOnce(crate::plists::PlistError) -> IpaError + '_ {
+    move |e| IpaError::Plist {
         entry: entry.to_string(),
         message: e.to_string(),
-    })
-}
-
-fn string(d: &plist::Dictionary, key: &str) -> Option<String> {
-    match d.get(key)? {
-        plist::Value::String(s) => Some(s.clone()),
-        plist::Value::Integer(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
-/// The numeric value of a key that may be an integer or a numeric string.
-pub fn number(d: &plist::Dictionary, key: &str) -> Option<u64> {
-    match d.get(key)? {
-        plist::Value::Integer(i) => i.as_unsigned(),
-        plist::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
 
@@ -85,25 +70,24 @@ pub fn analyze<R: Read + Seek>(reader: R) -> Result<IpaInfo, IpaError> {
         .collect();
     candidates.sort();
     let name = candidates.first().cloned().ok_or(IpaError::NoInfoPlist)?;
-    let info = dict(&read_entry(&mut zip, &name)?, &name)?;
+    let info = plists::dictionary(&read_entry(&mut zip, &name)?).map_err(plist_error(&name))?;
     let mut out = IpaInfo {
-        bundle_id: string(&info, "CFBundleIdentifier"),
-        version: string(&info, "CFBundleShortVersionString"),
-        build: string(&info, "CFBundleVersion"),
-        name: string(&info, "CFBundleDisplayName").or_else(|| string(&info, "CFBundleName")),
+        bundle_id: plists::first_text(&info, &["CFBundleIdentifier"]),
+        version: plists::first_text(&info, &["CFBundleShortVersionString"]),
+        build: plists::first_text(&info, &["CFBundleVersion"]),
+        name: plists::first_text(&info, &["CFBundleDisplayName", "CFBundleName"]),
         app_dir: name.rsplit_once('/').map(|(d, _)| d.to_string()),
         ..IpaInfo::default()
     };
-    if zip.index_for_name("iTunesMetadata.plist").is_some() {
-        let meta = dict(
-            &read_entry(&mut zip, "iTunesMetadata.plist")?,
-            "iTunesMetadata.plist",
-        )?;
-        out.app_store_id = number(&meta, "itemId");
-        out.store_name = string(&meta, "itemName");
-        out.seller = string(&meta, "artistName");
+    const META: &str = "iTunesMetadata.plist";
+    if zip.index_for_name(META).is_some() {
+        let meta = plists::parse_itunes_metadata(&read_entry(&mut zip, META)?)
+            .map_err(plist_error(META))?;
+        out.app_store_id = meta.item_id;
+        out.store_name = meta.item_name;
+        out.seller = meta.artist_name;
         if out.bundle_id.is_none() {
-            out.bundle_id = string(&meta, "softwareVersionBundleId");
+            out.bundle_id = meta.bundle_id;
         }
     }
     Ok(out)

@@ -19,6 +19,7 @@ pub mod ipa;
 pub mod model;
 pub mod outbox;
 pub mod pipeline;
+pub mod plists;
 pub mod policy;
 pub mod progress;
 pub mod report;

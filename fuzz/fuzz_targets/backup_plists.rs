@@ -2,7 +2,8 @@
 //! Status.plist, iTunesMetadata): never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use appsweep::source::ios_backup::{plists, xmlfast};
+use appsweep::plists::xmlfast;
+use appsweep::source::ios_backup::plists;
 
 fuzz_target!(|data: &[u8]| {
     let _ = plists::parse_info_plist(data);

@@ -1,9 +1,11 @@
 //! One transport connection from the adb server: handshake, stream multiplexing, flow control,
 //! link shaping, and the hang-up that simulates an unplugged cable.
 
+use crate::profile::Profile;
 use crate::proto::{self, Packet};
-use crate::scenario::{Auth, Scenario, Vfs};
+use crate::scenario::{Auth, Scenario};
 use crate::stats::Stats;
+use crate::vfs::Vfs;
 use crate::{service, Shared};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufReader};
@@ -99,6 +101,9 @@ impl Conn {
     pub fn scenario(&self) -> &Scenario {
         &self.shared.scenario
     }
+    pub fn profile(&self) -> &Profile {
+        &self.shared.profile
+    }
     pub fn vfs(&self) -> &Vfs {
         &self.shared.vfs
     }
@@ -118,22 +123,23 @@ impl Conn {
         proto::write_packet(&mut *w, command, arg0, arg1, payload)
     }
 
+    /// `device::ro.product.name=P;ro.product.model=M;ro.product.device=D;features=...`, the
+    /// `features=` key only from Android 6 (empty there).
     fn banner(&self) -> Vec<u8> {
         let b = &self.scenario().serial_banner;
-        let features = if self.scenario().shell_v2 {
-            "shell_v2,cmd"
-        } else {
-            "cmd"
-        };
-        format!(
-            "device::ro.product.name={};ro.product.model={};ro.product.device={};features={}",
-            b.product, b.model, b.device, features
-        )
-        .into_bytes()
+        let mut s = format!(
+            "device::ro.product.name={};ro.product.model={};ro.product.device={};",
+            b.product, b.model, b.device
+        );
+        if let Some(f) = self.profile().features {
+            s.push_str("features=");
+            s.push_str(f);
+        }
+        s.into_bytes()
     }
 
     fn send_cnxn(&self) -> io::Result<()> {
-        let max = u32::try_from(self.maxdata()).unwrap_or(proto::DEVICE_MAX_PAYLOAD);
+        let max = u32::try_from(self.maxdata()).unwrap_or(self.profile().max_payload);
         self.send(proto::A_CNXN, proto::A_VERSION, max, &self.banner())
     }
 
@@ -172,10 +178,10 @@ impl Conn {
 pub fn serve(shared: Arc<Shared>, sock: TcpStream) -> io::Result<()> {
     let _ = sock.set_nodelay(true);
     let conn = Arc::new(Conn {
+        maxdata: AtomicUsize::new(shared.profile.max_payload as usize),
         shared,
         writer: Mutex::new(sock.try_clone()?),
         sock: sock.try_clone()?,
-        maxdata: AtomicUsize::new(proto::DEVICE_MAX_PAYLOAD as usize),
         streams: Mutex::new(HashMap::new()),
         next_id: AtomicU32::new(1),
     });
@@ -188,6 +194,12 @@ pub fn serve(shared: Arc<Shared>, sock: TcpStream) -> io::Result<()> {
             Ok(p) => p,
             Err(e) => break Err(e),
         };
+        if online && pkt.payload.len() > conn.maxdata() {
+            // adbd checks every packet against its max payload and drops the transport.
+            let e = oversized(&conn, &pkt);
+            let _ = conn.sock.shutdown(Shutdown::Both);
+            break Err(e);
+        }
         if let Err(e) = handle_packet(&conn, pkt, &mut online, &mut asked_again) {
             break Err(e);
         }
@@ -206,6 +218,27 @@ pub fn serve(shared: Arc<Shared>, sock: TcpStream) -> io::Result<()> {
     result
 }
 
+/// Records a packet longer than the device takes (a host hazard: see `stats.rs`).
+fn oversized(conn: &Conn, pkt: &Packet) -> io::Error {
+    let head: String = String::from_utf8_lossy(pkt.payload.get(..60).unwrap_or(&pkt.payload))
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    let what = format!(
+        "{} of {} bytes (max {}): {head}",
+        proto::command_name(pkt.command),
+        pkt.payload.len(),
+        conn.maxdata()
+    );
+    eprintln!("fake-adbd: oversized packet, dropping the connection: {what}");
+    conn.stats().update(|c| {
+        c.oversized_packets += 1;
+        c.oversized.push(what.clone());
+    });
+    conn.stats().write();
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
 fn handle_packet(
     conn: &Arc<Conn>,
     pkt: Packet,
@@ -215,8 +248,9 @@ fn handle_packet(
     match pkt.command {
         proto::A_CNXN => {
             let host_max = usize::try_from(pkt.arg1).unwrap_or(usize::MAX);
-            let max = host_max.clamp(4096, proto::DEVICE_MAX_PAYLOAD as usize);
-            conn.maxdata.store(max, Ordering::Relaxed);
+            let device_max = conn.profile().max_payload as usize;
+            conn.maxdata
+                .store(host_max.clamp(1, device_max), Ordering::Relaxed);
             *online = false;
             *asked_again = false;
             match conn.scenario().auth {
@@ -252,6 +286,9 @@ fn handle_packet(
             }
             let local = conn.next_id.fetch_add(1, Ordering::Relaxed);
             let remote = pkt.arg0;
+            let len = pkt.payload.len() as u64;
+            conn.stats()
+                .update(|c| c.longest_open = c.longest_open.max(len));
             let mut name = pkt.payload;
             while name.last() == Some(&0) {
                 name.pop();

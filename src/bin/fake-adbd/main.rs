@@ -6,14 +6,46 @@
 //! ```
 //! Port 0 picks a free port. Prints `LISTENING <port>` on stdout once ready. Serves until killed,
 //! or until `drop_after_services` says the cable is pulled.
+//!
+//! # The scenario
+//!
+//! Every field is optional; unknown fields are errors.
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `sdk` | behave like a real phone of this API level (21-36): adbd transport, shell tools, `pm`, `dumpsys`, costs, as `profile.rs` tabulates them. It wins over `android_sdk`, `shell_v2: true` and the version props, so adding `sdk` alone turns an old scenario into a real phone of that version. Absent: the permissive phone older scenarios were written for (shell_v2, 256 KiB payload, every tool, free commands). |
+//! | `android_sdk` | without `sdk`: the level `getprop` reports and `pm` options follow (nothing else). |
+//! | `serial_banner` | `product`, `model`, `device` of the CNXN banner (`adb devices -l`). |
+//! | `auth` | `accept` (default), `never` (stays `unauthorized`), `none` (no AUTH). |
+//! | `props` | `getprop` values over the defaults derived from the banner and the SDK. |
+//! | `users` | `id`, `name`, `flags` (hex, as `pm list users` prints), `running`, `refuse_listing` (SecurityException for `pm list packages --user N`), `locked` (a locked Private Space or paused profile: not running, listing empty), `hidden_from_dumpsys`. Default: user 0 only. |
+//! | `packages` | `name`, `users` (installed for; `[]` = uninstalled with data kept), `uid`, `version_code`, `version_name`, `installer`, `system`, `first_install`, `last_update` (`YYYY-MM-DD HH:MM:SS`), `min_sdk`, `target_sdk`, `enabled` (`false` = disabled), `archived` (Android 15), `permissions`, `apks` (`path`, and `file`, `prefix_junk`, `synthetic_size` or `content`). |
+//! | `link` | `latency_ms` per service (one round trip), `bandwidth_bytes_per_s` for what the phone sends. |
+//! | `costs` | the on-phone cost model (`cost.rs`): `scale` (1 with `sdk`, else 0), `pm_ms`, `cmd_ms`, `dumpsys_ms`, `dumpsys_per_package_ms`, `tool_ms`, `file_mb_per_s`, `parallel`. |
+//! | `dumpsys` | `cut_after_packages`: every `dumpsys package` is cut after N package blocks, with the `DUMP TIMEOUT` line. |
+//! | `utc_offset` | the phone's UTC offset as `date +%z` prints it (default: that of `persist.sys.timezone`, Europe/Berlin unless `props` say otherwise, with EU summer time). |
+//! | `clock` | a fixed phone clock (UTC `YYYY-MM-DD HH:MM:SS`) for `date`; default the host's. |
+//! | `drop_after_services` | after N services the next is cut mid-output and the phone hangs up. |
+//! | `shell_v2` | without `sdk`: `false` stops advertising it (`cmd` stays). With `sdk`: `false` takes it from an Android 7+ adbd; `true` adds nothing. |
+//!
+//! # Stats
+//!
+//! `--stats-file` receives the counters of `stats.rs` (round trips, commands, bytes, sync
+//! requests, refused writes, phone time, cut dumps, and packets longer than the phone's max
+//! payload), rewritten atomically whenever a service ends.
 
-mod android;
 mod conn;
+mod cost;
+mod dumpsys;
+mod pm;
+mod profile;
 mod proto;
 mod scenario;
 mod service;
 mod shell;
 mod stats;
+mod tools;
+mod vfs;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -24,7 +56,11 @@ use std::sync::Arc;
 /// State shared by every connection and service.
 pub struct Shared {
     pub scenario: scenario::Scenario,
-    pub vfs: scenario::Vfs,
+    /// What a phone of the scenario's Android version can do.
+    pub profile: profile::Profile,
+    pub vfs: vfs::Vfs,
+    /// The phone's cores, shared by every service (the cost model).
+    pub cpu: cost::Cpu,
     pub stats: stats::Stats,
     pub link: conn::LinkShaper,
     /// Services opened so far (for `drop_after_services`).
@@ -74,14 +110,16 @@ fn load(path: &PathBuf) -> Result<scenario::Scenario, String> {
         std::fs::read_to_string(path).map_err(|e| format!("scenario {}: {e}", path.display()))?;
     let mut sc: scenario::Scenario =
         serde_json::from_str(&text).map_err(|e| format!("scenario {}: {e}", path.display()))?;
-    sc.normalise();
+    sc.normalise()
+        .map_err(|e| format!("scenario {}: {e}", path.display()))?;
     Ok(sc)
 }
 
 fn real_main() -> Result<(), String> {
     let args = parse_args()?;
     let sc = load(&args.scenario)?;
-    let vfs = scenario::Vfs::build(&sc)?;
+    let vfs = vfs::Vfs::build(&sc)?;
+    let profile = profile::Profile::of(&sc);
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .map_err(|e| format!("bind 127.0.0.1:{}: {e}", args.port))?;
     let port = listener
@@ -90,6 +128,8 @@ fn real_main() -> Result<(), String> {
         .port();
     let shared = Arc::new(Shared {
         link: conn::LinkShaper::new(&sc),
+        cpu: cost::Cpu::new(profile.costs.parallel),
+        profile,
         scenario: sc,
         vfs,
         stats: stats::Stats::new(args.stats_file),

@@ -12,8 +12,6 @@ pub const A_STLS: u32 = u32::from_le_bytes(*b"STLS");
 
 /// Protocol version the device answers with.
 pub const A_VERSION: u32 = 0x0100_0000;
-/// Largest payload this device accepts or sends.
-pub const DEVICE_MAX_PAYLOAD: u32 = 256 * 1024;
 /// Largest payload accepted from a host before the connection is considered broken.
 const HARD_MAX_PAYLOAD: u32 = 16 * 1024 * 1024;
 

@@ -1,11 +1,8 @@
-//! The scenario (what phone to pretend to be) and the read-only file system built from it.
+//! The scenario: what phone to pretend to be (a JSON file; field reference in `main.rs`).
 
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,13 +50,31 @@ pub struct User {
     pub id: u32,
     #[serde(default = "default_user_name")]
     pub name: String,
+    /// `UserInfo` flags in hex, as `pm list users` prints them (`c13` owner, `1030` work
+    /// profile, `1010` other profiles; `QUIET_MODE` is `80`).
     #[serde(default = "default_user_flags")]
     pub flags: String,
     #[serde(default = "yes")]
     pub running: bool,
-    /// `pm list packages --user N` (and `pm path --user N`) throw a SecurityException.
+    /// `pm list packages --user N` (and `pm path --user N`) throw a SecurityException, as for
+    /// work profiles, Samsung Secure Folder and Xiaomi second space on some phones.
     #[serde(default)]
     pub refuse_listing: bool,
+    /// A profile the user locked (Android 15 Private Space, a paused work profile): quiet
+    /// mode, not running, and `pm list packages --user N` prints nothing (exit 0).
+    #[serde(default)]
+    pub locked: bool,
+    /// `dumpsys package` prints no `User N:` lines for this user (so only listing can show
+    /// its apps).
+    #[serde(default)]
+    pub hidden_from_dumpsys: bool,
+}
+
+impl User {
+    /// Whether `pm list users` prints ` running` after it.
+    pub fn is_running(&self) -> bool {
+        self.running && !self.locked
+    }
 }
 
 fn default_user_name() -> String {
@@ -95,6 +110,9 @@ pub struct ApkSpec {
 #[serde(deny_unknown_fields)]
 pub struct Package {
     pub name: String,
+    /// Users the package is installed for. Empty: uninstalled with its data kept
+    /// (`pm uninstall -k`): known to the system, listed only by `pm list packages -u`, its APKs
+    /// gone.
     #[serde(default = "default_users")]
     pub users: Vec<u32>,
     #[serde(default)]
@@ -115,12 +133,28 @@ pub struct Package {
     pub min_sdk: Option<u32>,
     #[serde(default)]
     pub target_sdk: Option<u32>,
+    /// `false`: disabled (`pm disable-user`) for every user it is installed for.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Android 15 archived for its `users`: listed by `pm list packages`, `pm path` prints
+    /// nothing, its APKs are gone, dumpsys shows `installed=false` with an archive state.
+    #[serde(default)]
+    pub archived: bool,
     #[serde(default)]
     pub permissions: Vec<String>,
     #[serde(default)]
     pub apks: Vec<ApkSpec>,
+}
+
+impl Package {
+    /// Whether the APK files are on the phone (not archived, not uninstalled with data kept).
+    pub fn has_code(&self) -> bool {
+        !self.archived && !self.users.is_empty()
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
 }
 
 fn default_users() -> Vec<u32> {
@@ -144,6 +178,47 @@ pub struct Link {
     pub bandwidth_bytes_per_s: u64,
 }
 
+/// Overrides of the on-phone cost model (see `cost.rs`); every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostSpec {
+    /// Multiplies every on-phone time: 1 real time, 0 free, 0.1 ten times faster. Default 1
+    /// for a scenario with `sdk`, 0 without.
+    #[serde(default)]
+    pub scale: Option<f64>,
+    /// One `pm` call (default 40 ms at SDK >= 28, 350 ms below: a Java VM start).
+    #[serde(default)]
+    pub pm_ms: Option<f64>,
+    /// One `cmd` call (native since Android 7; default 40 ms).
+    #[serde(default)]
+    pub cmd_ms: Option<f64>,
+    /// One `dumpsys` call, before the per-package part (default 300 ms).
+    #[serde(default)]
+    pub dumpsys_ms: Option<f64>,
+    /// Per package dumped by `dumpsys package` (default 5 ms).
+    #[serde(default)]
+    pub dumpsys_per_package_ms: Option<f64>,
+    /// One toybox/toolbox tool call (default 2 ms).
+    #[serde(default)]
+    pub tool_ms: Option<f64>,
+    /// How fast tools read (and hash) file bytes, in MB/s (default 500; 0 = free).
+    #[serde(default)]
+    pub file_mb_per_s: Option<f64>,
+    /// Commands the phone runs at the same time (default 8 cores).
+    #[serde(default)]
+    pub parallel: Option<u32>,
+}
+
+/// `dumpsys` knobs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpsysSpec {
+    /// Cut every `dumpsys package` after this many package blocks, as if the 10 s budget ran
+    /// out there: what fits, then the `DUMP TIMEOUT` line, exit 0.
+    #[serde(default)]
+    pub cut_after_packages: Option<usize>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -151,6 +226,14 @@ pub struct Scenario {
     pub serial_banner: Banner,
     #[serde(default)]
     pub auth: Auth,
+    /// Behave like a real phone of this API level (21-36): transport, tools, `pm`, `dumpsys`
+    /// and costs (see `profile.rs`). It wins over `android_sdk`, `shell_v2: true` and the
+    /// `ro.build.version.sdk`/`release` props, so an old scenario becomes a real phone of that
+    /// version by adding `sdk` alone. Absent: the permissive phone of old scenarios (modern
+    /// transport, every tool, free commands) whatever `android_sdk` says.
+    #[serde(default)]
+    pub sdk: Option<u32>,
+    /// Without `sdk`: the API level `getprop` reports and `pm` options follow (nothing else).
     #[serde(default)]
     pub android_sdk: Option<u32>,
     #[serde(default)]
@@ -161,17 +244,34 @@ pub struct Scenario {
     pub packages: Vec<Package>,
     #[serde(default)]
     pub link: Link,
+    #[serde(default)]
+    pub costs: CostSpec,
+    #[serde(default)]
+    pub dumpsys: DumpsysSpec,
     /// After this many services complete, the next one is cut mid-output and the device
     /// hangs up and stops listening (an unplugged cable).
     #[serde(default)]
     pub drop_after_services: Option<u64>,
-    #[serde(default = "yes")]
-    pub shell_v2: bool,
+    /// The phone's UTC offset (`+0100`, `-05:30`), as `date +%z` prints it. Default: that of
+    /// `persist.sys.timezone` (Europe/Berlin unless `props` say otherwise) at the clock's time.
+    #[serde(default)]
+    pub utc_offset: Option<String>,
+    /// The phone's clock, fixed (UTC, `YYYY-MM-DD HH:MM:SS`). Default: the host's clock.
+    #[serde(default)]
+    pub clock: Option<String>,
+    /// Advertise `shell_v2`. Without `sdk`: default true (`false` keeps `cmd` advertised, as
+    /// old scenarios expect). With `sdk`: follows the SDK; `false` takes it away from an
+    /// Android 7+ adbd, `true` adds nothing.
+    #[serde(default)]
+    pub shell_v2: Option<bool>,
 }
 
+/// API levels a scenario's `sdk` may name.
+pub const SDK_RANGE: std::ops::RangeInclusive<u32> = 21..=36;
+
 impl Scenario {
-    /// Fills defaults that depend on other fields.
-    pub fn normalise(&mut self) {
+    /// Fills defaults that depend on other fields and refuses contradictions.
+    pub fn normalise(&mut self) -> Result<(), String> {
         if self.users.is_empty() {
             self.users.push(User {
                 id: 0,
@@ -179,6 +279,8 @@ impl Scenario {
                 flags: default_user_flags(),
                 running: true,
                 refuse_listing: false,
+                locked: false,
+                hidden_from_dumpsys: false,
             });
         }
         for (i, p) in self.packages.iter_mut().enumerate() {
@@ -187,16 +289,71 @@ impl Scenario {
                 p.uid = Some(base + u32::try_from(i).unwrap_or(0));
             }
         }
+        if let Some(o) = &self.utc_offset {
+            if parse_offset(o).is_none() {
+                return Err(format!("utc_offset {o:?} is not like +0100 or -05:30"));
+            }
+        }
+        if let Some(c) = &self.clock {
+            if parse_time(c).is_none() {
+                return Err(format!("clock {c:?} is not like 2026-11-28 09:00:00"));
+            }
+        }
+        let Some(sdk) = self.sdk else {
+            return Ok(());
+        };
+        if !SDK_RANGE.contains(&sdk) {
+            return Err(format!(
+                "sdk {sdk} is outside {}-{}",
+                SDK_RANGE.start(),
+                SDK_RANGE.end()
+            ));
+        }
+        if let Some(p) = self.packages.iter().find(|p| p.archived) {
+            if sdk < 35 {
+                return Err(format!(
+                    "{} is archived, but archiving exists from Android 15 (sdk 35), not sdk {sdk}",
+                    p.name
+                ));
+            }
+        }
+        Ok(())
     }
 
+    /// The API level the phone reports.
     pub fn sdk(&self) -> u32 {
-        if let Some(s) = self.android_sdk {
+        if let Some(s) = self.sdk.or(self.android_sdk) {
             return s;
         }
         self.props
             .get("ro.build.version.sdk")
             .and_then(|s| s.parse().ok())
             .unwrap_or(34)
+    }
+
+    /// Seconds east of UTC of the phone's local time at `t`: `utc_offset`, else what the
+    /// zone in `persist.sys.timezone` gives then (see [`zone_offset_secs`]).
+    pub fn utc_offset_secs(&self, t: u64) -> i64 {
+        if let Some(o) = self.utc_offset.as_deref().and_then(parse_offset) {
+            return o;
+        }
+        let props = self.all_props();
+        let zone = props
+            .get("persist.sys.timezone")
+            .map(String::as_str)
+            .unwrap_or("");
+        zone_offset_secs(zone, t)
+    }
+
+    /// The phone's clock: seconds since the epoch.
+    pub fn now(&self) -> u64 {
+        if let Some(t) = self.clock.as_deref().and_then(parse_time) {
+            return t;
+        }
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 
     pub fn user(&self, id: u32) -> Option<&User> {
@@ -227,6 +384,14 @@ impl Scenario {
         for (k, v) in &self.props {
             m.insert(k.clone(), v.clone());
         }
+        if self.sdk.is_some() {
+            // The version the phone behaves as is the one it reports.
+            m.insert("ro.build.version.sdk".to_string(), sdk.to_string());
+            m.insert(
+                "ro.build.version.release".to_string(),
+                release_for_sdk(sdk).to_string(),
+            );
+        }
         m
     }
 }
@@ -248,326 +413,9 @@ fn release_for_sdk(sdk: u32) -> &'static str {
         23 => "6.0.1",
         22 => "5.1.1",
         21 => "5.0.2",
+        36 => "16",
         _ => "14",
     }
-}
-
-/// Where a served file's bytes come from.
-#[derive(Debug)]
-pub enum Content {
-    /// `junk` pseudo-random bytes, then the local file's bytes (if any).
-    Composite {
-        junk: u64,
-        file: Option<(PathBuf, u64)>,
-    },
-    Inline(Vec<u8>),
-}
-
-#[derive(Debug)]
-pub struct FileSrc {
-    pub path: String,
-    pub size: u64,
-    pub mtime: u64,
-    pub seed: u64,
-    pub content: Content,
-}
-
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-fn fnv1a(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// Fills `buf` with the deterministic junk bytes at absolute offset `off` of a stream.
-fn fill_junk(seed: u64, off: u64, buf: &mut [u8]) {
-    let mut pos = off;
-    let mut i = 0usize;
-    while i < buf.len() {
-        let word = splitmix64(seed ^ (pos / 8).wrapping_mul(0x2545_f491_4f6c_dd1d));
-        let bytes = word.to_le_bytes();
-        let start = (pos % 8) as usize;
-        let take = (8 - start).min(buf.len() - i);
-        if let (Some(dst), Some(src)) = (buf.get_mut(i..i + take), bytes.get(start..start + take)) {
-            dst.copy_from_slice(src);
-        }
-        i += take;
-        pos += take as u64;
-    }
-}
-
-/// A reader positioned over a range of a served file.
-pub struct RangeReader<'a> {
-    src: &'a FileSrc,
-    pos: u64,
-    end: u64,
-    file: Option<File>,
-}
-
-impl FileSrc {
-    /// Streams the bytes `[start, start+len)` (clamped to the file) through `f` in blocks.
-    pub fn for_each_block(
-        &self,
-        start: u64,
-        len: u64,
-        block: usize,
-        mut f: impl FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let mut r = self.reader(start, len);
-        let mut buf = vec![0u8; block.max(1)];
-        loop {
-            let n = r.read_some(&mut buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            f(buf.get(..n).unwrap_or(&[]))?;
-        }
-    }
-
-    pub fn reader(&self, start: u64, len: u64) -> RangeReader<'_> {
-        let start = start.min(self.size);
-        let end = start.saturating_add(len).min(self.size);
-        RangeReader {
-            src: self,
-            pos: start,
-            end,
-            file: None,
-        }
-    }
-
-    pub fn read_range(&self, start: u64, len: u64) -> std::io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        self.for_each_block(start, len, 64 * 1024, |b| {
-            out.extend_from_slice(b);
-            Ok(())
-        })?;
-        Ok(out)
-    }
-}
-
-impl RangeReader<'_> {
-    /// Reads up to `buf.len()` bytes; 0 at the end of the range.
-    pub fn read_some(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos >= self.end {
-            return Ok(0);
-        }
-        let want = usize::try_from(self.end - self.pos)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        let dst = match buf.get_mut(..want) {
-            Some(d) => d,
-            None => return Ok(0),
-        };
-        let n = match &self.src.content {
-            Content::Inline(bytes) => {
-                let from = usize::try_from(self.pos).unwrap_or(usize::MAX);
-                let src = bytes.get(from..from.saturating_add(want)).unwrap_or(&[]);
-                let n = src.len().min(dst.len());
-                if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
-                    d.copy_from_slice(s);
-                }
-                n
-            }
-            Content::Composite { junk, file } => {
-                if self.pos < *junk {
-                    let n = usize::try_from(*junk - self.pos)
-                        .unwrap_or(usize::MAX)
-                        .min(dst.len());
-                    if let Some(d) = dst.get_mut(..n) {
-                        fill_junk(self.src.seed, self.pos, d);
-                    }
-                    n
-                } else if let Some((path, _)) = file {
-                    if self.file.is_none() {
-                        let mut f = File::open(path)?;
-                        f.seek(SeekFrom::Start(self.pos - *junk))?;
-                        self.file = Some(f);
-                    }
-                    match self.file.as_mut() {
-                        Some(f) => {
-                            let n = f.read(dst)?;
-                            if n == 0 {
-                                return Err(std::io::Error::new(
-                                    std::io::ErrorKind::UnexpectedEof,
-                                    format!("{} shrank while serving", path.display()),
-                                ));
-                            }
-                            n
-                        }
-                        None => 0,
-                    }
-                } else {
-                    0
-                }
-            }
-        };
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-/// Read-only view of the phone's files: the APKs of the scenario and their directories.
-#[derive(Debug, Default)]
-pub struct Vfs {
-    pub files: BTreeMap<String, Arc<FileSrc>>,
-    pub dirs: BTreeSet<String>,
-}
-
-#[derive(Debug)]
-pub enum Node<'a> {
-    File(&'a Arc<FileSrc>),
-    Dir,
-}
-
-impl Vfs {
-    pub fn build(sc: &Scenario) -> Result<Vfs, String> {
-        let mut vfs = Vfs::default();
-        for d in [
-            "/",
-            "/data",
-            "/data/app",
-            "/system",
-            "/system/app",
-            "/system/priv-app",
-            "/sdcard",
-            "/data/local/tmp",
-        ] {
-            vfs.dirs.insert(d.to_string());
-        }
-        for p in &sc.packages {
-            let mtime = p
-                .last_update
-                .as_deref()
-                .and_then(parse_time)
-                .unwrap_or(if p.system {
-                    1_230_768_000
-                } else {
-                    1_704_067_200
-                });
-            for a in &p.apks {
-                if !a.path.starts_with('/') {
-                    return Err(format!(
-                        "apk path {:?} of {} is not absolute",
-                        a.path, p.name
-                    ));
-                }
-                let content = if let Some(text) = &a.content {
-                    Content::Inline(text.as_bytes().to_vec())
-                } else {
-                    let file = match &a.file {
-                        Some(f) => {
-                            let meta = std::fs::metadata(f).map_err(|e| {
-                                format!("apk file {} of {}: {e}", f.display(), p.name)
-                            })?;
-                            Some((f.clone(), meta.len()))
-                        }
-                        None => None,
-                    };
-                    let fsize = file.as_ref().map(|(_, s)| *s).unwrap_or(0);
-                    let mut junk = a.prefix_junk.unwrap_or(0);
-                    if let Some(total) = a.synthetic_size {
-                        junk = junk.max(total.saturating_sub(fsize));
-                    }
-                    Content::Composite { junk, file }
-                };
-                let size = match &content {
-                    Content::Inline(b) => b.len() as u64,
-                    Content::Composite { junk, file } => {
-                        junk + file.as_ref().map(|(_, s)| *s).unwrap_or(0)
-                    }
-                };
-                let src = FileSrc {
-                    path: a.path.clone(),
-                    size,
-                    mtime,
-                    seed: fnv1a(&a.path),
-                    content,
-                };
-                let mut dir = parent(&a.path);
-                while let Some(d) = dir {
-                    vfs.dirs.insert(d.to_string());
-                    dir = parent(d);
-                }
-                vfs.files.insert(a.path.clone(), Arc::new(src));
-            }
-        }
-        Ok(vfs)
-    }
-
-    pub fn lookup(&self, path: &str) -> Option<Node<'_>> {
-        let p = normalise_path(path);
-        if let Some(f) = self.files.get(&p) {
-            return Some(Node::File(f));
-        }
-        if self.dirs.contains(&p) {
-            return Some(Node::Dir);
-        }
-        None
-    }
-
-    /// Direct children of a directory: (name, node) sorted by name.
-    pub fn children(&self, dir: &str) -> Vec<(String, Node<'_>)> {
-        let d = normalise_path(dir);
-        let prefix = if d == "/" {
-            "/".to_string()
-        } else {
-            format!("{d}/")
-        };
-        let mut out = Vec::new();
-        for sub in self.dirs.range(prefix.clone()..) {
-            let Some(rest) = sub.strip_prefix(&prefix) else {
-                break;
-            };
-            if !rest.is_empty() && !rest.contains('/') {
-                out.push((rest.to_string(), Node::Dir));
-            }
-        }
-        for (path, f) in self.files.range(prefix.clone()..) {
-            let Some(rest) = path.strip_prefix(&prefix) else {
-                break;
-            };
-            if !rest.is_empty() && !rest.contains('/') {
-                out.push((rest.to_string(), Node::File(f)));
-            }
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-}
-
-pub fn parent(path: &str) -> Option<&str> {
-    if path == "/" || path.is_empty() {
-        return None;
-    }
-    let trimmed = path.trim_end_matches('/');
-    match trimmed.rfind('/') {
-        Some(0) => Some("/"),
-        Some(i) => trimmed.get(..i),
-        None => None,
-    }
-}
-
-pub fn normalise_path(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS` (UTC) into seconds since the epoch.
@@ -591,8 +439,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC), as `ls -l` does.
-pub fn format_time(t: u64) -> String {
+/// The civil date and time (UTC) of seconds since the epoch: (year, month, day, h, m, s).
+pub fn civil(t: u64) -> (i64, i64, i64, u64, u64, u64) {
     let days = i64::try_from(t / 86_400).unwrap_or(0);
     let secs = t % 86_400;
     let z = days + 719_468;
@@ -605,9 +453,130 @@ pub fn format_time(t: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
+    (y, m, d, secs / 3600, (secs % 3600) / 60, secs % 60)
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC), as `ls -l` does.
+pub fn format_time(t: u64) -> String {
+    let (y, m, d, hh, mm, _) = civil(t);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
+}
+
+/// `+HHMM`, `-HH:MM`, `+HH` → seconds east of UTC.
+pub fn parse_offset(s: &str) -> Option<i64> {
+    let (sign, rest) = match s.trim().split_at_checked(1)? {
+        ("+", r) => (1, r),
+        ("-", r) => (-1, r),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 2 && digits.len() != 4 {
+        return None;
+    }
+    let h: i64 = digits.get(..2)?.parse().ok()?;
+    let m: i64 = digits
+        .get(2..)
+        .filter(|x| !x.is_empty())
+        .map_or(Some(0), |x| x.parse().ok())?;
+    if h > 14 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+/// The UTC offset of a time zone at Unix time `t`, in seconds: `Europe/*` zones with the EU
+/// summer-time rule (from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last
+/// Sunday of October; London, Dublin and Lisbon an hour behind the rest), a few fixed-offset
+/// zones, and UTC for anything else.
+pub fn zone_offset_secs(zone: &str, t: u64) -> i64 {
+    const FIXED: [(&str, i64); 6] = [
+        ("Asia/Kolkata", 330),
+        ("Asia/Shanghai", 480),
+        ("Asia/Tokyo", 540),
+        ("Asia/Dubai", 240),
+        ("America/Sao_Paulo", -180),
+        ("Australia/Brisbane", 600),
+    ];
+    if let Some((_, minutes)) = FIXED.iter().find(|(z, _)| *z == zone) {
+        return minutes * 60;
+    }
+    let Some(city) = zone.strip_prefix("Europe/") else {
+        return 0;
+    };
+    let standard = if matches!(city, "London" | "Dublin" | "Lisbon") {
+        0
+    } else {
+        3600
+    };
+    let (year, ..) = civil(t);
+    // The last Sunday of a month whose last day is `last` (days since the epoch; day 0 was a
+    // Thursday).
+    let last_sunday = |last: i64| last - (last + 4).rem_euclid(7);
+    let day = |m: i64, d: i64| {
+        parse_time(&format!("{year:04}-{m:02}-{d:02} 00:00:00")).map_or(0, |s| (s / 86_400) as i64)
+    };
+    let start = last_sunday(day(3, 31)) * 86_400 + 3600;
+    let end = last_sunday(day(10, 31)) * 86_400 + 3600;
+    let t = i64::try_from(t).unwrap_or(0);
+    if t >= start && t < end {
+        standard + 3600
+    } else {
+        standard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_offsets_follow_eu_summer_time() {
+        let t = |s: &str| parse_time(s).unwrap();
+        assert_eq!(
+            zone_offset_secs("Europe/Berlin", t("2026-11-28 09:00:00")),
+            3600
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Berlin", t("2026-07-15 12:00:00")),
+            7200
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/London", t("2026-07-15 12:00:00")),
+            3600
+        );
+        // 2026: summer time from 2026-03-29 01:00 UTC to 2026-10-25 01:00 UTC.
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-03-29 00:59:59")),
+            3600
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-03-29 01:00:00")),
+            7200
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-10-25 00:59:59")),
+            7200
+        );
+        assert_eq!(
+            zone_offset_secs("Europe/Paris", t("2026-10-25 01:00:00")),
+            3600
+        );
+        assert_eq!(
+            zone_offset_secs("Asia/Kolkata", t("2026-07-15 12:00:00")),
+            19_800
+        );
+        assert_eq!(
+            zone_offset_secs("America/Denver", t("2026-07-15 12:00:00")),
+            0
+        );
+    }
+
+    #[test]
+    fn offsets_parse_in_the_forms_date_prints() {
+        assert_eq!(parse_offset("+0100"), Some(3600));
+        assert_eq!(parse_offset("-05:30"), Some(-19_800));
+        assert_eq!(parse_offset("+02"), Some(7200));
+        assert_eq!(parse_offset("0100"), None);
+        assert_eq!(parse_offset("+2500"), None);
+    }
 }

@@ -1,8 +1,9 @@
 //! Services opened by the host: shell (v2 and raw), exec, sync; everything else is refused.
 
 use crate::conn::StreamIo;
-use crate::scenario::Node;
+use crate::profile::Profile;
 use crate::shell::{self, Piece};
+use crate::vfs::Node;
 use std::io;
 use std::sync::atomic::Ordering;
 
@@ -44,7 +45,7 @@ pub fn run(mut io: StreamIo, name: &str) {
         }
     }
 
-    if let Some((v2, cmd)) = parse_shell(name) {
+    if let Some((mode, cmd)) = parse_shell(name, conn.profile()) {
         if io.accept().is_err() {
             return;
         }
@@ -52,7 +53,7 @@ pub fn run(mut io: StreamIo, name: &str) {
             c.shell_commands += 1;
             c.command_lines.push(cmd.to_string());
         });
-        let _ = run_shell(&mut io, v2, cmd);
+        let _ = run_shell(&mut io, mode, cmd);
         io.finish();
     } else if name == "sync:" || name.starts_with("sync:") {
         if io.accept().is_err() {
@@ -73,14 +74,15 @@ pub fn run(mut io: StreamIo, name: &str) {
 }
 
 fn service_kind(name: &str) -> String {
-    if let Some((v2, _)) = parse_shell(name) {
-        if name.starts_with("exec:") {
-            "exec".to_string()
-        } else if v2 {
-            "shell_v2".to_string()
-        } else {
-            "shell".to_string()
-        }
+    if name.starts_with("exec:") {
+        "exec".to_string()
+    } else if name.starts_with("shell:") {
+        "shell".to_string()
+    } else if name.starts_with("shell,") {
+        let v2 = name
+            .split_once(':')
+            .is_some_and(|(args, _)| args.split(',').any(|a| a == "v2"));
+        if v2 { "shell_v2" } else { "shell" }.to_string()
     } else if name.starts_with("sync:") {
         "sync".to_string()
     } else {
@@ -89,19 +91,36 @@ fn service_kind(name: &str) -> String {
     }
 }
 
-/// `shell:CMD`, `shell,v2,TERM=x,raw:CMD`, `exec:CMD` → (v2, CMD).
-fn parse_shell(name: &str) -> Option<(bool, &str)> {
+/// How a shell service sends its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Shell protocol v2: stdout, stderr and exit status in frames.
+    V2,
+    /// Raw bytes, stderr merged, no exit status (`exec:`, and `shell:` from Android 7).
+    Raw,
+    /// Under a pseudo-terminal (`shell:` before Android 7): as `Raw`, and every `\n` becomes
+    /// `\r\n` (the tty's ONLCR), binary output included.
+    Pty,
+}
+
+/// `shell:CMD`, `shell,v2,TERM=x,raw:CMD`, `exec:CMD` → (mode, CMD), as this phone's adbd
+/// takes them (`None`: not a shell service here, refused like an unknown one).
+fn parse_shell<'a>(name: &'a str, p: &Profile) -> Option<(Mode, &'a str)> {
     if let Some(cmd) = name.strip_prefix("exec:") {
-        return Some((false, cmd));
+        return p.exec.then_some((Mode::Raw, cmd));
     }
     let rest = name.strip_prefix("shell")?;
     if let Some(cmd) = rest.strip_prefix(':') {
-        return Some((false, cmd));
+        return Some((if p.pty_shell { Mode::Pty } else { Mode::Raw }, cmd));
+    }
+    // `shell,ARGS:CMD` exists only with the shell protocol (Android 7+).
+    if !p.shell_v2 {
+        return None;
     }
     let rest = rest.strip_prefix(',')?;
     let (args, cmd) = rest.split_once(':')?;
     let v2 = args.split(',').any(|a| a == "v2");
-    Some((v2, cmd))
+    Some((if v2 { Mode::V2 } else { Mode::Raw }, cmd))
 }
 
 fn frame(id: u8, data: &[u8]) -> Vec<u8> {
@@ -112,37 +131,57 @@ fn frame(id: u8, data: &[u8]) -> Vec<u8> {
     f
 }
 
-fn run_shell(io: &mut StreamIo, v2: bool, cmd: &str) -> io::Result<()> {
+/// `\n` → `\r\n`, as a tty's output processing does.
+fn onlcr(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() + b.len() / 16);
+    for &c in b {
+        if c == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn run_shell(io: &mut StreamIo, mode: Mode, cmd: &str) -> io::Result<()> {
     let conn = std::sync::Arc::clone(&io.conn);
     let result = shell::run(&conn, cmd);
+    // The phone works out the whole script before the output goes out (see cost.rs).
+    let costs = &conn.profile().costs;
+    let sent_from_files: u64 = result
+        .events
+        .iter()
+        .map(|(_, p)| shell::file_bytes(std::slice::from_ref(p)))
+        .sum();
+    let phone_ms = result.phone_ms + costs.file_ms(sent_from_files);
+    conn.stats().update(|c| c.phone_ms += phone_ms);
+    conn.shared.cpu.spend(phone_ms, costs.scale);
     if io.drop_pending() {
         let total: u64 = result.events.iter().map(|(_, p)| p.len()).sum();
         io.set_drop_budget(total / 2);
     }
+    let send = |io: &mut StreamIo, id: u8, block: &[u8]| -> io::Result<()> {
+        match mode {
+            Mode::V2 => {
+                for part in block.chunks(SYNC_DATA_MAX) {
+                    io.write(&frame(id, part))?;
+                }
+                Ok(())
+            }
+            Mode::Raw => io.write(block),
+            Mode::Pty => io.write(&onlcr(block)),
+        }
+    };
     for (id, piece) in &result.events {
         match piece {
-            Piece::Bytes(b) => {
-                if v2 {
-                    for part in b.chunks(SYNC_DATA_MAX) {
-                        io.write(&frame(*id, part))?;
-                    }
-                } else {
-                    io.write(b)?;
-                }
-            }
+            Piece::Bytes(b) => send(io, *id, b)?,
             Piece::File { src, start, len } => {
                 conn.stats().update(|c| c.file_bytes_read += *len);
-                src.for_each_block(*start, *len, SYNC_DATA_MAX, |block| {
-                    if v2 {
-                        io.write(&frame(*id, block))
-                    } else {
-                        io.write(block)
-                    }
-                })?;
+                src.for_each_block(*start, *len, SYNC_DATA_MAX, |block| send(io, *id, block))?;
             }
         }
     }
-    if v2 {
+    if mode == Mode::V2 {
         io.write(&frame(3, &[result.status]))?;
     }
     io.flush()

@@ -4,10 +4,10 @@
 //! `N>&M`, `< FILE`), pipes, and the commands a scanner needs. Output is kept as pieces
 //! (literal bytes or ranges of served files), so `cat` of a 200 MB APK is never held in memory.
 
-use crate::android;
 use crate::conn::Conn;
-use crate::scenario::{FileSrc, Node};
-use sha2::Digest;
+use crate::tools::{self, Tools};
+use crate::vfs::{FileSrc, Node};
+use crate::{dumpsys, pm};
 use std::sync::Arc;
 
 const STDOUT: u8 = 1;
@@ -35,12 +35,22 @@ impl Piece {
     }
 }
 
-fn data_len(d: &[Piece]) -> u64 {
+/// Bytes of served files among the pieces (what reading them costs the phone).
+pub fn file_bytes(d: &[Piece]) -> u64 {
+    d.iter()
+        .map(|p| match p {
+            Piece::File { len, .. } => *len,
+            Piece::Bytes(_) => 0,
+        })
+        .sum()
+}
+
+pub fn data_len(d: &[Piece]) -> u64 {
     d.iter().map(Piece::len).sum()
 }
 
 /// The bytes `[start, start+len)` of a stream of pieces, still as pieces.
-fn slice(d: &[Piece], start: u64, len: u64) -> Vec<Piece> {
+pub fn slice(d: &[Piece], start: u64, len: u64) -> Vec<Piece> {
     let mut out = Vec::new();
     let mut pos = 0u64;
     let end = start.saturating_add(len);
@@ -72,7 +82,7 @@ fn slice(d: &[Piece], start: u64, len: u64) -> Vec<Piece> {
     out
 }
 
-fn for_each_block(
+pub fn for_each_block(
     d: &[Piece],
     mut f: impl FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
@@ -85,7 +95,7 @@ fn for_each_block(
     Ok(())
 }
 
-fn materialise(d: &[Piece]) -> Result<Vec<u8>, String> {
+pub fn materialise(d: &[Piece]) -> Result<Vec<u8>, String> {
     if data_len(d) > MATERIALISE_MAX {
         return Err("out of memory".to_string());
     }
@@ -101,6 +111,8 @@ fn materialise(d: &[Piece]) -> Result<Vec<u8>, String> {
 pub struct ShellResult {
     pub events: Vec<(u8, Piece)>,
     pub status: u8,
+    /// Phone time the script took (the cost model, before `scale`).
+    pub phone_ms: f64,
 }
 
 /// Output of one simple command.
@@ -109,27 +121,28 @@ pub struct CmdOut {
     pub out: Vec<Piece>,
     pub err: Vec<u8>,
     pub code: u8,
+    /// Phone time beyond the command's fixed cost (what `dumpsys` dumped).
+    pub extra_ms: f64,
 }
 
 impl CmdOut {
     pub fn ok(text: impl Into<Vec<u8>>) -> CmdOut {
         CmdOut {
             out: vec![Piece::Bytes(text.into())],
-            err: Vec::new(),
-            code: 0,
+            ..CmdOut::default()
         }
     }
     pub fn fail(err: impl Into<Vec<u8>>, code: u8) -> CmdOut {
         CmdOut {
-            out: Vec::new(),
             err: err.into(),
             code,
+            ..CmdOut::default()
         }
     }
-    fn push_out(&mut self, b: impl Into<Vec<u8>>) {
+    pub fn push_out(&mut self, b: impl Into<Vec<u8>>) {
         self.out.push(Piece::Bytes(b.into()));
     }
-    fn push_err(&mut self, s: &str) {
+    pub fn push_err(&mut self, s: &str) {
         self.err.extend_from_slice(s.as_bytes());
     }
 }
@@ -141,11 +154,13 @@ pub fn run(conn: &Conn, cmd: &str) -> ShellResult {
         exited: false,
         events: Vec::new(),
         depth: 0,
+        phone_ms: 0.0,
     };
     sh.run_script(cmd);
     ShellResult {
         events: sh.events,
         status: sh.status,
+        phone_ms: sh.phone_ms,
     }
 }
 
@@ -412,6 +427,7 @@ struct Shell<'a> {
     exited: bool,
     events: Vec<(u8, Piece)>,
     depth: u32,
+    phone_ms: f64,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -555,9 +571,30 @@ impl Shell<'_> {
         let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
         let base = name.rsplit('/').next().unwrap_or(name);
         self.count(base);
-        let sdk = self.conn.scenario().sdk();
+        let profile = self.conn.profile();
+        let known = KNOWN.contains(&base) || WRITING.contains(&base);
+        if !known || !profile.has_tool(base) {
+            return CmdOut::fail(
+                format!("/system/bin/sh: {name}: {}\n", profile.not_found),
+                127,
+            );
+        }
+        let out = self.dispatch(base, args, &rest, stdin);
+        self.phone_ms += profile.costs.command_ms(base) + out.extra_ms;
+        out
+    }
+
+    fn dispatch(
+        &mut self,
+        base: &str,
+        args: &[String],
+        rest: &[&str],
+        stdin: Vec<Piece>,
+    ) -> CmdOut {
+        let conn = self.conn;
+        let t = Tools { conn };
         match base {
-            "echo" => echo(&rest),
+            "echo" => tools::echo(rest),
             "true" | ":" => CmdOut::default(),
             "false" => CmdOut::fail(Vec::new(), 1),
             "exit" => {
@@ -568,42 +605,75 @@ impl Shell<'_> {
                     .unwrap_or(i64::from(self.status));
                 CmdOut::fail(Vec::new(), (code & 0xff) as u8)
             }
-            "sh" | "mksh" => self.sh(&rest),
-            "getprop" => android::getprop(self.conn.scenario(), &rest),
-            "pm" => android::pm(self.conn, &rest, "pm"),
-            "cmd" if sdk >= 24 => match rest.split_first() {
-                Some((&"package", tail)) => android::pm(self.conn, tail, "cmd"),
-                Some((svc, _)) => CmdOut::fail(format!("cmd: Can't find service: {svc}\n"), 20),
-                None => CmdOut::fail("cmd: No service specified; use -l to list all services\n", 20),
-            },
-            "dumpsys" => android::dumpsys(self.conn, &rest),
+            "sh" | "mksh" => self.sh(rest),
+            "getprop" => tools::getprop(conn.scenario(), rest),
+            "date" => tools::date(conn.scenario(), rest),
+            "command" => self.command(args, rest, stdin),
+            "which" => {
+                let mut out = CmdOut::default();
+                for name in rest {
+                    match self.locate(name) {
+                        Some(p) if p.starts_with('/') => out.push_out(format!("{p}\n")),
+                        _ => out.code = 1,
+                    }
+                }
+                out
+            }
+            "pm" => pm::pm(conn, rest, "pm"),
+            "cmd" => pm::cmd(conn, rest),
+            "dumpsys" => dumpsys::dumpsys(conn, rest),
             "id" => CmdOut::ok("uid=2000(shell) gid=2000(shell) groups=2000(shell),1004(input),1007(log),1011(adb),1015(sdcard_rw),1028(sdcard_r),3001(net_bt_admin),3002(net_bt),3003(inet),3006(net_bw_stats),3009(readproc),3011(uhid) context=u:r:shell:s0\n"),
             "whoami" => CmdOut::ok("shell\n"),
             "uname" => CmdOut::ok("Linux\n"),
-            "stat" => self.stat(&rest),
-            "sha256sum" | "sha1sum" | "sha224sum" | "sha512sum" => self.hashsum(base, &rest, &stdin),
-            "dd" => self.dd(&rest, &stdin),
-            "cat" => self.cat(&rest, stdin),
-            "head" | "tail" => self.head_tail(base, &rest, stdin),
-            "wc" => self.wc(&rest, &stdin),
-            "base64" => self.base64(&rest, stdin),
-            "ls" => self.ls(&rest),
-            "rm" | "mv" | "cp" | "touch" | "mkdir" | "rmdir" | "chmod" | "chown" | "ln"
-            | "am" | "input" | "svc" | "reboot" | "setprop" | "settings" | "dpm" | "wm"
-            | "monkey" | "kill" | "pkill" | "truncate" => {
+            "stat" => t.stat(rest),
+            "sha256sum" | "sha1sum" | "sha224sum" | "sha384sum" | "sha512sum" | "md5sum" => {
+                t.hashsum(base, rest, &stdin)
+            }
+            "dd" => t.dd(rest, &stdin),
+            "cat" => t.cat(rest, stdin),
+            "head" | "tail" => t.head_tail(base, rest, stdin),
+            "wc" => t.wc(rest, &stdin),
+            "base64" => t.base64(rest, stdin),
+            "od" => t.od(rest, &stdin),
+            "ls" => t.ls(rest),
+            _ => {
+                // One of WRITING: anything that would change the phone is refused and recorded.
                 let line = args.join(" ");
-                self.conn
-                    .stats()
+                conn.stats()
                     .update(|c| c.write_attempts.push(format!("shell {line}")));
                 CmdOut::fail(
                     format!("{base}: refused: this device is read-only for scanners\n"),
                     1,
                 )
             }
-            _ => CmdOut::fail(
-                format!("/system/bin/sh: {name}: inaccessible or not found\n"),
-                127,
-            ),
+        }
+    }
+
+    /// Where a command is: `/system/bin/NAME`, the bare name for a shell builtin, or `None`.
+    fn locate(&self, name: &str) -> Option<String> {
+        if BUILTINS.contains(&name) {
+            return Some(name.to_string());
+        }
+        let exists = KNOWN.contains(&name) || WRITING.contains(&name);
+        (exists && self.conn.profile().has_tool(name)).then(|| format!("/system/bin/{name}"))
+    }
+
+    /// mksh's `command`: `-v NAME...` says where each is (exit 1 if one is missing); without
+    /// `-v` it runs the command.
+    fn command(&mut self, args: &[String], rest: &[&str], stdin: Vec<Piece>) -> CmdOut {
+        match rest.split_first() {
+            Some((&"-v", names)) => {
+                let mut out = CmdOut::default();
+                for name in names {
+                    match self.locate(name) {
+                        Some(p) => out.push_out(format!("{p}\n")),
+                        None => out.code = 1,
+                    }
+                }
+                out
+            }
+            Some(_) => self.run_simple(args.get(1..).unwrap_or(&[]), stdin),
+            None => CmdOut::default(),
         }
     }
 
@@ -624,8 +694,10 @@ impl Shell<'_> {
             exited: false,
             events: Vec::new(),
             depth: self.depth + 1,
+            phone_ms: 0.0,
         };
         inner.run_script(script);
+        self.phone_ms += inner.phone_ms;
         let mut out = CmdOut {
             code: inner.status,
             ..CmdOut::default()
@@ -639,581 +711,25 @@ impl Shell<'_> {
         }
         out
     }
-
-    fn file(&self, path: &str) -> Result<Arc<FileSrc>, String> {
-        match self.conn.vfs().lookup(path) {
-            Some(Node::File(f)) => Ok(Arc::clone(f)),
-            Some(Node::Dir) => Err(format!("{path}: Is a directory")),
-            None => Err(format!("{path}: No such file or directory")),
-        }
-    }
-
-    fn whole(&self, f: &Arc<FileSrc>) -> Vec<Piece> {
-        vec![Piece::File {
-            src: Arc::clone(f),
-            start: 0,
-            len: f.size,
-        }]
-    }
-
-    fn stat(&self, rest: &[&str]) -> CmdOut {
-        let mut fmt: Option<String> = None;
-        let mut files = Vec::new();
-        let mut i = 0;
-        while let Some(a) = rest.get(i) {
-            if *a == "-c" {
-                i += 1;
-                match rest.get(i) {
-                    Some(f) => fmt = Some((*f).to_string()),
-                    None => return CmdOut::fail("stat: Needs 1 argument\n", 1),
-                }
-            } else if let Some(f) = a.strip_prefix("--format=") {
-                fmt = Some(f.to_string());
-            } else if let Some(f) = a.strip_prefix("-c") {
-                fmt = Some(f.to_string());
-            } else if *a == "-L" || *a == "-f" {
-            } else {
-                files.push(*a);
-            }
-            i += 1;
-        }
-        if files.is_empty() {
-            return CmdOut::fail("stat: Needs 1 argument\n", 1);
-        }
-        let mut out = CmdOut::default();
-        let mut text = String::new();
-        for f in files {
-            let (size, mtime, mode, kind) = match self.conn.vfs().lookup(f) {
-                Some(Node::File(src)) => (src.size, src.mtime, "644", "regular file"),
-                Some(Node::Dir) => (4096, 1_230_768_000, "755", "directory"),
-                None => {
-                    out.push_err(&format!("stat: '{f}': No such file or directory\n"));
-                    out.code = 1;
-                    continue;
-                }
-            };
-            match &fmt {
-                Some(fmt) => {
-                    let mut chars = fmt.chars().peekable();
-                    while let Some(c) = chars.next() {
-                        if c != '%' {
-                            text.push(c);
-                            continue;
-                        }
-                        match chars.next() {
-                            Some('s') => text.push_str(&size.to_string()),
-                            Some('Y') => text.push_str(&mtime.to_string()),
-                            Some('n') => text.push_str(f),
-                            Some('N') => text.push_str(&format!("'{f}'")),
-                            Some('a') => text.push_str(mode),
-                            Some('F') => text.push_str(kind),
-                            Some('b') => text.push_str(&size.div_ceil(512).to_string()),
-                            Some('B') => text.push_str("512"),
-                            Some('U') | Some('G') => text.push_str("system"),
-                            Some('u') | Some('g') => text.push_str("1000"),
-                            Some('%') => text.push('%'),
-                            Some(o) => {
-                                text.push('%');
-                                text.push(o);
-                            }
-                            None => text.push('%'),
-                        }
-                    }
-                    text.push('\n');
-                }
-                None => {
-                    text.push_str(&format!(
-                        "  File: {f}\n  Size: {size}\t Blocks: {}\t IO Blocks: 512\t{kind}\nAccess: (0{mode}/{}) Uid: ( 1000/  system)   Gid: ( 1000/  system)\nModify: {}\n",
-                        size.div_ceil(512),
-                        if kind == "directory" { "drwxr-xr-x" } else { "-rw-r--r--" },
-                        crate::scenario::format_time(mtime)
-                    ));
-                }
-            }
-        }
-        if !text.is_empty() {
-            out.out.insert(0, Piece::Bytes(text.into_bytes()));
-        }
-        out
-    }
-
-    fn hashsum(&self, name: &str, rest: &[&str], stdin: &[Piece]) -> CmdOut {
-        fn hex_digest<D: Digest>(data: &[Piece]) -> std::io::Result<String> {
-            let mut h = D::new();
-            for_each_block(data, |b| {
-                h.update(b);
-                Ok(())
-            })?;
-            Ok(h.finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>())
-        }
-        let digest = |data: &[Piece]| -> std::io::Result<String> {
-            match name {
-                "sha1sum" => hex_digest::<sha1::Sha1>(data),
-                "sha224sum" => hex_digest::<sha2::Sha224>(data),
-                "sha512sum" => hex_digest::<sha2::Sha512>(data),
-                _ => hex_digest::<sha2::Sha256>(data),
-            }
-        };
-        let files: Vec<&str> = rest
-            .iter()
-            .copied()
-            .filter(|a| !a.starts_with('-') || *a == "-")
-            .collect();
-        let mut out = CmdOut::default();
-        let mut text = String::new();
-        if files.is_empty() || files == ["-"] {
-            match digest(stdin) {
-                Ok(h) => text.push_str(&format!("{h}  -\n")),
-                Err(e) => return CmdOut::fail(format!("{name}: -: {e}\n"), 1),
-            }
-        }
-        for f in files.iter().filter(|f| **f != "-") {
-            match self.file(f) {
-                Ok(src) => {
-                    let n = src.size;
-                    self.conn.stats().update(|c| c.file_bytes_read += n);
-                    match digest(&self.whole(&src)) {
-                        Ok(h) => text.push_str(&format!("{h}  {f}\n")),
-                        Err(e) => {
-                            out.push_err(&format!("{name}: {f}: {e}\n"));
-                            out.code = 1;
-                        }
-                    }
-                }
-                Err(e) => {
-                    out.push_err(&format!("{name}: {e}\n"));
-                    out.code = 1;
-                }
-            }
-        }
-        out.out.insert(0, Piece::Bytes(text.into_bytes()));
-        out
-    }
-
-    fn dd(&self, rest: &[&str], stdin: &[Piece]) -> CmdOut {
-        let mut input: Option<&str> = None;
-        let (mut ibs, mut skip, mut count) = (512u64, 0u64, None::<u64>);
-        let (mut skip_bytes, mut count_bytes, mut quiet) = (false, false, false);
-        for a in rest {
-            let Some((k, v)) = a.split_once('=') else {
-                return CmdOut::fail(format!("dd: unknown argument '{a}'\n"), 1);
-            };
-            let num = || parse_size(v);
-            match k {
-                "if" => input = Some(v),
-                "of" => {
-                    if v != "/dev/stdout" && v != "-" {
-                        let line = rest.join(" ");
-                        self.conn
-                            .stats()
-                            .update(|c| c.write_attempts.push(format!("shell dd {line}")));
-                        return CmdOut::fail(format!("dd: {v}: Read-only file system\n"), 1);
-                    }
-                }
-                "bs" | "ibs" => match num() {
-                    Some(n) if n > 0 => ibs = n,
-                    _ => return CmdOut::fail(format!("dd: invalid number '{v}'\n"), 1),
-                },
-                "obs" | "conv" | "oflag" => {}
-                "skip" => match num() {
-                    Some(n) => skip = n,
-                    None => return CmdOut::fail(format!("dd: invalid number '{v}'\n"), 1),
-                },
-                "count" => match num() {
-                    Some(n) => count = Some(n),
-                    None => return CmdOut::fail(format!("dd: invalid number '{v}'\n"), 1),
-                },
-                "iflag" => {
-                    for f in v.split(',') {
-                        match f {
-                            "skip_bytes" => skip_bytes = true,
-                            "count_bytes" => count_bytes = true,
-                            "fullblock" | "direct" | "sync" | "" => {}
-                            other => {
-                                return CmdOut::fail(format!("dd: unknown iflag '{other}'\n"), 1)
-                            }
-                        }
-                    }
-                }
-                "status" => quiet = v == "none",
-                _ => return CmdOut::fail(format!("dd: unknown argument '{a}'\n"), 1),
-            }
-        }
-        let data: Vec<Piece> = match input {
-            Some(p) => match self.file(p) {
-                Ok(src) => self.whole(&src),
-                Err(e) => return CmdOut::fail(format!("dd: {e}\n"), 1),
-            },
-            None => stdin.to_vec(),
-        };
-        let total = data_len(&data);
-        let start = if skip_bytes {
-            skip
-        } else {
-            skip.saturating_mul(ibs)
-        };
-        let want = match count {
-            Some(c) if count_bytes => c,
-            Some(c) => c.saturating_mul(ibs),
-            None => u64::MAX,
-        };
-        let start = start.min(total);
-        let len = want.min(total - start);
-        let mut out = CmdOut {
-            out: slice(&data, start, len),
-            ..CmdOut::default()
-        };
-        if !quiet {
-            let (full, part) = (len / ibs, u64::from(len % ibs != 0));
-            out.push_err(&format!(
-                "{full}+{part} records in\n{full}+{part} records out\n{len} bytes ({}) copied, 0.001 s, {}/s\n",
-                human(len),
-                human(len.saturating_mul(1000))
-            ));
-        }
-        out
-    }
-
-    fn cat(&self, rest: &[&str], stdin: Vec<Piece>) -> CmdOut {
-        let files: Vec<&str> = rest
-            .iter()
-            .copied()
-            .filter(|a| !a.starts_with('-') || *a == "-")
-            .collect();
-        if files.is_empty() {
-            return CmdOut {
-                out: stdin,
-                ..CmdOut::default()
-            };
-        }
-        let mut out = CmdOut::default();
-        let mut stdin = Some(stdin);
-        for f in files {
-            if f == "-" {
-                out.out.extend(stdin.take().unwrap_or_default());
-                continue;
-            }
-            match self.file(f) {
-                Ok(src) => out.out.extend(self.whole(&src)),
-                Err(e) => {
-                    out.push_err(&format!("cat: {e}\n"));
-                    out.code = 1;
-                }
-            }
-        }
-        out
-    }
-
-    fn head_tail(&self, name: &str, rest: &[&str], stdin: Vec<Piece>) -> CmdOut {
-        let mut bytes: Option<(u64, bool)> = None; // (n, from_start for `tail -c +N`)
-        let mut lines: Option<u64> = None;
-        let mut files = Vec::new();
-        let mut i = 0;
-        while let Some(a) = rest.get(i) {
-            let (flag, val) = if *a == "-c" || *a == "-n" {
-                i += 1;
-                (*a, rest.get(i).copied())
-            } else if let Some(v) = a.strip_prefix("-c") {
-                ("-c", Some(v))
-            } else if let Some(v) = a.strip_prefix("-n") {
-                ("-n", Some(v))
-            } else if a.starts_with('-')
-                && a.len() > 1
-                && a.chars().skip(1).all(|c| c.is_ascii_digit())
-            {
-                ("-n", a.get(1..))
-            } else {
-                files.push(*a);
-                i += 1;
-                continue;
-            };
-            let Some(v) = val else {
-                return CmdOut::fail(format!("{name}: option requires an argument\n"), 1);
-            };
-            let plus = v.starts_with('+');
-            let Some(n) = parse_size(v.trim_start_matches('+')) else {
-                return CmdOut::fail(format!("{name}: invalid number '{v}'\n"), 1);
-            };
-            if flag == "-c" {
-                bytes = Some((n, plus));
-            } else {
-                lines = Some(n);
-            }
-            i += 1;
-        }
-        let mut out = CmdOut::default();
-        let mut inputs: Vec<Vec<Piece>> = Vec::new();
-        if files.is_empty() {
-            inputs.push(stdin);
-        }
-        for f in files {
-            match self.file(f) {
-                Ok(src) => inputs.push(self.whole(&src)),
-                Err(e) => {
-                    out.push_err(&format!("{name}: {e}\n"));
-                    out.code = 1;
-                }
-            }
-        }
-        for data in inputs {
-            let total = data_len(&data);
-            if let Some((n, plus)) = bytes {
-                let (start, len) = if name == "head" {
-                    (0, n.min(total))
-                } else if plus {
-                    let s = n.saturating_sub(1).min(total);
-                    (s, total - s)
-                } else {
-                    (total - n.min(total), n.min(total))
-                };
-                out.out.extend(slice(&data, start, len));
-            } else {
-                let n = lines.unwrap_or(10);
-                let text = match materialise(&data) {
-                    Ok(t) => t,
-                    Err(e) => return CmdOut::fail(format!("{name}: {e}\n"), 1),
-                };
-                let parts: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
-                let k = usize::try_from(n).unwrap_or(usize::MAX).min(parts.len());
-                let chosen = if name == "head" {
-                    parts.get(..k).unwrap_or(&[])
-                } else {
-                    parts.get(parts.len() - k..).unwrap_or(&[])
-                };
-                out.push_out(chosen.concat());
-            }
-        }
-        out
-    }
-
-    fn wc(&self, rest: &[&str], stdin: &[Piece]) -> CmdOut {
-        let mut want_lines = false;
-        let mut files = Vec::new();
-        for a in rest {
-            match *a {
-                "-c" => {}
-                "-l" => want_lines = true,
-                f => files.push(f),
-            }
-        }
-        let measure = |d: &[Piece]| -> u64 {
-            if want_lines {
-                let mut n = 0u64;
-                let _ = for_each_block(d, |b| {
-                    n += b.iter().filter(|c| **c == b'\n').count() as u64;
-                    Ok(())
-                });
-                n
-            } else {
-                data_len(d)
-            }
-        };
-        if files.is_empty() {
-            return CmdOut::ok(format!("{}\n", measure(stdin)));
-        }
-        let mut out = CmdOut::default();
-        let mut text = String::new();
-        for f in files {
-            match self.file(f) {
-                Ok(src) => text.push_str(&format!("{} {f}\n", measure(&self.whole(&src)))),
-                Err(e) => {
-                    out.push_err(&format!("wc: {e}\n"));
-                    out.code = 1;
-                }
-            }
-        }
-        out.out.insert(0, Piece::Bytes(text.into_bytes()));
-        out
-    }
-
-    fn base64(&self, rest: &[&str], stdin: Vec<Piece>) -> CmdOut {
-        let mut wrap = 76usize;
-        let mut file = None;
-        let mut i = 0;
-        while let Some(a) = rest.get(i) {
-            if *a == "-w" {
-                i += 1;
-                match rest.get(i).and_then(|v| v.parse().ok()) {
-                    Some(w) => wrap = w,
-                    None => return CmdOut::fail("base64: bad -w\n", 1),
-                }
-            } else if let Some(v) = a.strip_prefix("-w") {
-                match v.parse() {
-                    Ok(w) => wrap = w,
-                    Err(_) => return CmdOut::fail("base64: bad -w\n", 1),
-                }
-            } else if *a == "-d" || *a == "--decode" {
-                return CmdOut::fail("base64: decoding is not supported here\n", 1);
-            } else {
-                file = Some(*a);
-            }
-            i += 1;
-        }
-        let data = match file {
-            Some(f) if f != "-" => match self.file(f) {
-                Ok(src) => self.whole(&src),
-                Err(e) => return CmdOut::fail(format!("base64: {e}\n"), 1),
-            },
-            _ => stdin,
-        };
-        let bytes = match materialise(&data) {
-            Ok(b) => b,
-            Err(e) => return CmdOut::fail(format!("base64: {e}\n"), 1),
-        };
-        let enc = base64_encode(&bytes);
-        let mut text = String::with_capacity(enc.len() + enc.len() / 76 + 2);
-        if wrap == 0 {
-            text.push_str(&enc);
-        } else {
-            let mut col = 0;
-            for c in enc.chars() {
-                text.push(c);
-                col += 1;
-                if col == wrap {
-                    text.push('\n');
-                    col = 0;
-                }
-            }
-            if col != 0 {
-                text.push('\n');
-            }
-        }
-        CmdOut::ok(text)
-    }
-
-    fn ls(&self, rest: &[&str]) -> CmdOut {
-        let mut long = false;
-        let mut dir_only = false;
-        let mut all = false;
-        let mut paths = Vec::new();
-        for a in rest {
-            if let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty()) {
-                long |= flags.contains('l');
-                dir_only |= flags.contains('d');
-                all |= flags.contains('a');
-            } else {
-                paths.push(*a);
-            }
-        }
-        if paths.is_empty() {
-            paths.push("/");
-        }
-        let line = |name: &str, node: &Node, long: bool| -> String {
-            if !long {
-                return format!("{name}\n");
-            }
-            match node {
-                Node::File(f) => format!(
-                    "-rw-r--r-- 1 system system {} {} {name}\n",
-                    f.size,
-                    crate::scenario::format_time(f.mtime)
-                ),
-                Node::Dir => format!("drwxr-xr-x 2 system system 4096 2009-01-01 00:00 {name}\n"),
-            }
-        };
-        let mut out = CmdOut::default();
-        let mut text = String::new();
-        let multi = paths.len() > 1;
-        for p in paths {
-            match self.conn.vfs().lookup(p) {
-                None => {
-                    out.push_err(&format!("ls: {p}: No such file or directory\n"));
-                    out.code = 1;
-                }
-                Some(n @ Node::File(_)) => text.push_str(&line(p, &n, long)),
-                Some(n @ Node::Dir) if dir_only => text.push_str(&line(p, &n, long)),
-                Some(Node::Dir) => {
-                    if multi {
-                        text.push_str(&format!("{p}:\n"));
-                    }
-                    if long {
-                        let kids = self.conn.vfs().children(p);
-                        text.push_str(&format!("total {}\n", kids.len() * 8));
-                    }
-                    if all {
-                        text.push_str(&line(".", &Node::Dir, long));
-                        text.push_str(&line("..", &Node::Dir, long));
-                    }
-                    for (name, node) in self.conn.vfs().children(p) {
-                        text.push_str(&line(&name, &node, long));
-                    }
-                }
-            }
-        }
-        out.out.insert(0, Piece::Bytes(text.into_bytes()));
-        out
-    }
 }
 
-fn echo(rest: &[&str]) -> CmdOut {
-    let mut newline = true;
-    let mut args = rest;
-    while let Some((first, tail)) = args.split_first() {
-        if *first == "-n" {
-            newline = false;
-            args = tail;
-        } else if *first == "-e" || *first == "-E" {
-            args = tail;
-        } else {
-            break;
-        }
-    }
-    let mut s = args.join(" ");
-    if newline {
-        s.push('\n');
-    }
-    CmdOut::ok(s)
-}
+/// mksh builtins: they exist at every level and cost nothing.
+const BUILTINS: &[&str] = &["echo", "true", ":", "false", "exit", "command"];
 
-/// Numbers as dd/head/tail take them: decimal with an optional k/m/g suffix.
-fn parse_size(v: &str) -> Option<u64> {
-    let v = v.trim();
-    let (num, mult) = match v.chars().last()? {
-        'k' | 'K' => (v.get(..v.len() - 1)?, 1024u64),
-        'm' | 'M' => (v.get(..v.len() - 1)?, 1024 * 1024),
-        'g' | 'G' => (v.get(..v.len() - 1)?, 1024 * 1024 * 1024),
-        'c' => (v.get(..v.len() - 1)?, 1),
-        'b' => (v.get(..v.len() - 1)?, 512),
-        _ => (v, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
-}
+/// Commands the phone has (subject to the SDK: [`crate::profile::Profile::has_tool`]).
+#[rustfmt::skip]
+const KNOWN: &[&str] = &[
+    "echo", "true", ":", "false", "exit", "command", "sh", "mksh", "getprop", "date", "which",
+    "pm", "cmd", "dumpsys", "id", "whoami", "uname", "stat", "sha256sum", "sha1sum", "sha224sum",
+    "sha384sum", "sha512sum", "md5sum", "dd", "cat", "head", "tail", "wc", "base64", "od", "ls",
+];
 
-fn human(n: u64) -> String {
-    let units = ["", "K", "M", "G", "T"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    let unit = units.get(u).copied().unwrap_or("");
-    if u == 0 {
-        format!("{n}")
-    } else {
-        format!("{v:.1} {unit}")
-    }
-}
-
-pub fn base64_encode(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let sym = |i: u32| char::from(T.get((i & 63) as usize).copied().unwrap_or(b'='));
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b0 = u32::from(chunk.first().copied().unwrap_or(0));
-        let b1 = u32::from(chunk.get(1).copied().unwrap_or(0));
-        let b2 = u32::from(chunk.get(2).copied().unwrap_or(0));
-        let n = (b0 << 16) | (b1 << 8) | b2;
-        out.push(sym(n >> 18));
-        out.push(sym(n >> 12));
-        out.push(if chunk.len() > 1 { sym(n >> 6) } else { '=' });
-        out.push(if chunk.len() > 2 { sym(n) } else { '=' });
-    }
-    out
-}
+/// Commands that would change the phone: they exist, and are refused and recorded.
+#[rustfmt::skip]
+const WRITING: &[&str] = &[
+    "rm", "mv", "cp", "touch", "mkdir", "rmdir", "chmod", "chown", "ln", "am", "input", "svc",
+    "reboot", "setprop", "settings", "dpm", "wm", "monkey", "kill", "pkill", "truncate",
+];
 
 #[cfg(test)]
 mod tests {
@@ -1245,13 +761,5 @@ mod tests {
         assert!(lex("echo 'x").is_err());
         assert!(lex("a | ").and_then(parse).is_err());
         assert!(lex("&& a").and_then(parse).is_err());
-    }
-
-    #[test]
-    fn base64_matches_known_vectors() {
-        assert_eq!(base64_encode(b""), "");
-        assert_eq!(base64_encode(b"f"), "Zg==");
-        assert_eq!(base64_encode(b"fo"), "Zm8=");
-        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
     }
 }

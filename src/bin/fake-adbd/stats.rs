@@ -37,6 +37,18 @@ pub struct Counters {
     pub file_bytes_read: u64,
     /// Anything that would change the phone (push, install, rm, ...): refused and listed here.
     pub write_attempts: Vec<String>,
+    /// Longest OPEN payload (service string and its NUL) received, in bytes.
+    pub longest_open: u64,
+    /// Packets longer than the device's max payload. A real adbd drops the connection (the
+    /// fake does too); the adb server aborts before sending such an OPEN (`CHECK_LE` in
+    /// `connect_to_remote`), dropping every phone, so a host must never build one.
+    pub oversized_packets: u64,
+    /// What those packets were (command, length, max, first bytes).
+    pub oversized: Vec<String>,
+    /// Phone time spent by the cost model, in ms (before `scale`).
+    pub phone_ms: f64,
+    /// `dumpsys` runs cut by the per-service budget (a `DUMP TIMEOUT` line was printed).
+    pub dumpsys_timeouts: u64,
     /// Whether the device hung up because of `drop_after_services`.
     pub dropped: bool,
 }

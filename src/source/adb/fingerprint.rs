@@ -11,9 +11,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::batch::{quote, run_parts, RunError};
+use super::batch::{decode_base64, quote, run_parts, PartOutput, RunError};
 use super::cache::{Cache, Fingerprint};
-use super::parse::decode_base64;
 use super::transport::Device;
 use crate::apk::{analyze, ApkProbe, ByteRange, SliceSource, Step};
 
@@ -76,8 +75,76 @@ pub fn fingerprint_all(
     counters: &mut FpCounters,
 ) -> Result<FpResults, (FpResults, RunError)> {
     let mut results: FpResults = BTreeMap::new();
-    let mut active: Vec<Active> = Vec::new();
+    let mut active = start(targets, cache, counters, &mut results);
     let mut to_pull: Vec<usize> = Vec::new();
+    let mut round = 0usize;
+    while !active.is_empty() {
+        round += 1;
+        counters.probe_rounds += 1;
+        let (parts, slots) = round_parts(targets, &active);
+        let outputs = match run_parts(dev, tag, &parts, timeout) {
+            Ok(o) => o,
+            Err((_, e)) => {
+                for a in &active {
+                    if let Some(t) = targets.get(a.target) {
+                        results.insert(
+                            t.path.clone(),
+                            Err(format!("device lost while reading: {e}")),
+                        );
+                    }
+                }
+                return Err((results, e));
+            }
+        };
+        let mut next: Vec<Active> = Vec::with_capacity(active.len());
+        for (mut a, s) in active.into_iter().zip(slots) {
+            let Some(t) = targets.get(a.target) else {
+                continue;
+            };
+            let Some(data) = slice_outputs(&outputs, s) else {
+                to_pull.push(a.target);
+                continue;
+            };
+            match a.probe.feed(data) {
+                Ok(Step::Need(ranges)) if round < MAX_ROUNDS => {
+                    a.ranges = ranges;
+                    next.push(a);
+                }
+                Ok(Step::Need(_)) => {
+                    results.insert(
+                        t.path.clone(),
+                        Err(format!("APK probe did not finish in {MAX_ROUNDS} rounds")),
+                    );
+                }
+                Ok(Step::Done(info)) => {
+                    let fp = Fingerprint::from_info(&info);
+                    cache.put(&t.path, t.size, t.mtime, fp.clone());
+                    results.insert(t.path.clone(), Ok(fp));
+                }
+                Err(e) => {
+                    results.insert(t.path.clone(), Err(e.to_string()));
+                }
+            }
+        }
+        active = next;
+    }
+    for i in to_pull {
+        if let Some(t) = targets.get(i) {
+            let r = pull_whole(dev, t, cache, timeout, counters);
+            results.insert(t.path.clone(), r);
+        }
+    }
+    Ok(results)
+}
+
+/// Cache hits and refused paths go straight into `results`; every other target gets a probe.
+fn start(
+    targets: &[Target],
+    cache: &mut Cache,
+    counters: &mut FpCounters,
+    results: &mut FpResults,
+) -> Vec<Active> {
+    let mut active: Vec<Active> = Vec::new();
     for (i, t) in targets.iter().enumerate() {
         if results.contains_key(&t.path) || active.iter().any(|a| a.target == i) {
             continue;
@@ -108,130 +175,85 @@ pub fn fingerprint_all(
             }
         }
     }
+    active
+}
 
-    let mut round = 0usize;
-    while !active.is_empty() {
-        round += 1;
-        counters.probe_rounds += 1;
-        // One part per non-empty range; `slots[a][k]` = index of the part for range k of
-        // active probe a, with the offset of the range in the decoded block run.
-        let mut parts: Vec<String> = Vec::new();
-        let mut slots: Vec<Vec<Option<(usize, u64, u64)>>> = Vec::with_capacity(active.len());
-        for a in &active {
-            let Some(t) = targets.get(a.target) else {
-                slots.push(Vec::new());
-                continue;
-            };
-            let q = quote(&t.path).unwrap_or_default();
-            let mut s = Vec::with_capacity(a.ranges.len());
-            for r in &a.ranges {
-                s.push(dd_part(&q, t.size, *r).map(|(cmd, off, len)| {
-                    parts.push(cmd);
-                    (parts.len() - 1, off, len)
-                }));
-            }
-            slots.push(s);
-        }
-        let outputs = match run_parts(dev, tag, &parts, timeout) {
-            Ok(o) => o,
-            Err((_, e)) => {
-                for a in &active {
-                    if let Some(t) = targets.get(a.target) {
-                        results.insert(
-                            t.path.clone(),
-                            Err(format!("device lost while reading: {e}")),
-                        );
-                    }
-                }
-                return Err((results, e));
-            }
-        };
-        let mut next: Vec<Active> = Vec::with_capacity(active.len());
-        for (mut a, s) in active.into_iter().zip(slots) {
-            let Some(t) = targets.get(a.target) else {
-                continue;
-            };
-            let mut data: Vec<Vec<u8>> = Vec::with_capacity(s.len());
-            let mut failed = false;
-            for slot in s {
-                let Some((idx, off, len)) = slot else {
-                    data.push(Vec::new());
-                    continue;
-                };
-                let bytes = outputs
-                    .get(idx)
-                    .filter(|o| o.rc == Some(0))
-                    .and_then(|o| decode_base64(&o.text))
-                    .and_then(|d| {
-                        let from = usize::try_from(off).ok()?;
-                        let to = from.checked_add(usize::try_from(len).ok()?)?;
-                        d.get(from..to).map(<[u8]>::to_vec)
-                    });
-                match bytes {
-                    Some(b) => data.push(b),
-                    None => {
-                        failed = true;
-                        break;
-                    }
-                }
-            }
-            if failed {
-                to_pull.push(a.target);
-                continue;
-            }
-            match a.probe.feed(data) {
-                Ok(Step::Need(ranges)) if round < MAX_ROUNDS => {
-                    a.ranges = ranges;
-                    next.push(a);
-                }
-                Ok(Step::Need(_)) => {
-                    results.insert(
-                        t.path.clone(),
-                        Err(format!("APK probe did not finish in {MAX_ROUNDS} rounds")),
-                    );
-                }
-                Ok(Step::Done(info)) => {
-                    let fp = Fingerprint::from_info(&info);
-                    cache.put(&t.path, t.size, t.mtime, fp.clone());
-                    results.insert(t.path.clone(), Ok(fp));
-                }
-                Err(e) => {
-                    results.insert(t.path.clone(), Err(e.to_string()));
-                }
-            }
-        }
-        active = next;
-    }
+/// Where one range's bytes are: (part index, offset in the decoded blocks, length); `None` for
+/// a range that is empty after clamping.
+type Slot = Option<(usize, u64, u64)>;
 
-    for i in to_pull {
-        let Some(t) = targets.get(i) else { continue };
-        if t.size > MAX_PULL {
-            results.insert(
-                t.path.clone(),
-                Err(format!("ranges could not be read on the phone and the APK ({} bytes) is too large to pull", t.size)),
-            );
+/// One part per non-empty range of every active probe; `slots[a][k]` locates range `k` of
+/// probe `a` in the outputs.
+fn round_parts(targets: &[Target], active: &[Active]) -> (Vec<String>, Vec<Vec<Slot>>) {
+    let mut parts: Vec<String> = Vec::new();
+    let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(active.len());
+    for a in active {
+        let Some(t) = targets.get(a.target) else {
+            slots.push(Vec::new());
             continue;
+        };
+        let q = quote(&t.path).unwrap_or_default();
+        let mut s = Vec::with_capacity(a.ranges.len());
+        for r in &a.ranges {
+            s.push(dd_part(&q, t.size, *r).map(|(cmd, off, len)| {
+                parts.push(cmd);
+                (parts.len() - 1, off, len)
+            }));
         }
-        counters.full_pulls += 1;
-        match dev.pull(&t.path, t.size, timeout) {
-            Ok(bytes) => {
-                let r = analyze(&SliceSource(&bytes)).map(|info| Fingerprint::from_info(&info));
-                if let Ok(fp) = &r {
-                    cache.put(&t.path, t.size, t.mtime, fp.clone());
-                }
-                results.insert(t.path.clone(), r.map_err(|e| e.to_string()));
-            }
-            Err(e) => {
-                results.insert(
-                    t.path.clone(),
-                    Err(format!(
-                        "ranges could not be read on the phone, and pulling failed: {e}"
-                    )),
-                );
-            }
-        }
+        slots.push(s);
     }
-    Ok(results)
+    (parts, slots)
+}
+
+/// The bytes of each range of one probe, or `None` when one of them could not be read.
+fn slice_outputs(outputs: &[PartOutput], slots: Vec<Slot>) -> Option<Vec<Vec<u8>>> {
+    let mut data: Vec<Vec<u8>> = Vec::with_capacity(slots.len());
+    for slot in slots {
+        let Some((idx, off, len)) = slot else {
+            data.push(Vec::new());
+            continue;
+        };
+        let bytes = outputs
+            .get(idx)
+            .filter(|o| o.rc == Some(0))
+            .and_then(|o| decode_base64(&o.text))
+            .and_then(|d| {
+                let from = usize::try_from(off).ok()?;
+                let to = from.checked_add(usize::try_from(len).ok()?)?;
+                d.get(from..to).map(<[u8]>::to_vec)
+            })?;
+        data.push(bytes);
+    }
+    Some(data)
+}
+
+/// The last resort: the whole APK over sync `RECV`, analysed here.
+fn pull_whole(
+    dev: &mut Device,
+    t: &Target,
+    cache: &mut Cache,
+    timeout: Duration,
+    counters: &mut FpCounters,
+) -> Result<Fingerprint, String> {
+    if t.size > MAX_PULL {
+        return Err(format!(
+            "ranges could not be read on the phone and the APK ({} bytes) is too large to pull",
+            t.size
+        ));
+    }
+    counters.full_pulls += 1;
+    match dev.pull(&t.path, t.size, timeout) {
+        Ok(bytes) => {
+            let r = analyze(&SliceSource(&bytes)).map(|info| Fingerprint::from_info(&info));
+            if let Ok(fp) = &r {
+                cache.put(&t.path, t.size, t.mtime, fp.clone());
+            }
+            r.map_err(|e| e.to_string())
+        }
+        Err(e) => Err(format!(
+            "ranges could not be read on the phone, and pulling failed: {e}"
+        )),
+    }
 }
 
 #[cfg(test)]

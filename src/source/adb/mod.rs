@@ -19,7 +19,9 @@
 mod batch;
 mod cache;
 mod device;
+mod dumpsys;
 mod fingerprint;
+mod merge;
 pub mod parse;
 mod transport;
 

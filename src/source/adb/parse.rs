@@ -1,6 +1,6 @@
 //! Pure parsers for what an Android shell prints: `getprop`, `pm list users`,
-//! `pm list packages`, `pm path`, `dumpsys package`, `stat`, `sha256sum`, `adb devices -l`, and
-//! the marked output of a batched command.
+//! `pm list packages`, `pm path`, `stat`, `sha256sum` and `adb devices -l` (`dumpsys package` is
+//! in [`super::dumpsys`], batched output in [`super::batch`]).
 //!
 //! Every parser takes text (possibly with `\r\n` line ends, possibly truncated or hostile) and
 //! never panics: unknown lines are skipped and counted, so a caller can say "N lines not
@@ -8,8 +8,12 @@
 
 use std::collections::BTreeMap;
 
+// Every text parser of the adb source is reachable from here (for fuzzing).
+pub use super::batch::{decode_base64, split_batch, BatchError, PartOutput};
+pub use super::dumpsys::{parse_dumpsys_package, Dumpsys, DumpsysPackage, UserState};
+
 /// Lines of `text` without their `\r`.
-fn lines(text: &str) -> impl Iterator<Item = &str> {
+pub(super) fn lines(text: &str) -> impl Iterator<Item = &str> {
     text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
 }
 
@@ -234,147 +238,6 @@ pub fn parse_pm_path(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Per-user state of a package in `dumpsys package`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UserState {
-    pub installed: bool,
-}
-
-/// One `Package [name] (hash):` block of `dumpsys package`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DumpsysPackage {
-    pub name: String,
-    pub uid: Option<u32>,
-    pub code_path: Option<String>,
-    pub version_code: Option<String>,
-    pub version_name: Option<String>,
-    pub installer: Option<String>,
-    pub first_install: Option<String>,
-    pub last_update: Option<String>,
-    /// `flags=[ SYSTEM ... ]`.
-    pub system: bool,
-    /// `User N: ... installed=true|false`.
-    pub users: BTreeMap<u32, UserState>,
-}
-
-/// Parsed `dumpsys package`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Dumpsys {
-    /// By package name (sorted).
-    pub packages: BTreeMap<String, DumpsysPackage>,
-    /// Whether a `Packages:` section was seen at all (a truncated or refused dump has none).
-    pub saw_packages_section: bool,
-}
-
-impl Dumpsys {
-    /// Every user id that appears in a `User N:` line.
-    pub fn users(&self) -> std::collections::BTreeSet<u32> {
-        self.packages
-            .values()
-            .flat_map(|p| p.users.keys().copied())
-            .collect()
-    }
-}
-
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
-}
-
-/// `dumpsys package` (whole, or for one package). Reads only the top-level `Packages:` section
-/// (the `Queries:` and `Package Changes:` sections also have `User N:` lines that are not
-/// install states).
-pub fn parse_dumpsys_package(text: &str) -> Dumpsys {
-    let mut out = Dumpsys::default();
-    let mut in_section = false;
-    let mut current: Option<DumpsysPackage> = None;
-    let finish = |cur: &mut Option<DumpsysPackage>, out: &mut Dumpsys| {
-        if let Some(p) = cur.take() {
-            out.packages.entry(p.name.clone()).or_insert(p);
-        }
-    };
-    for line in lines(text) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let ind = indent(line);
-        let t = line.trim();
-        if ind == 0 {
-            finish(&mut current, &mut out);
-            in_section = t == "Packages:";
-            out.saw_packages_section |= in_section;
-            continue;
-        }
-        if !in_section {
-            continue;
-        }
-        if let Some(rest) = t.strip_prefix("Package [") {
-            finish(&mut current, &mut out);
-            if let Some((name, _)) = rest.split_once(']') {
-                if is_package_name(name) {
-                    current = Some(DumpsysPackage {
-                        name: name.to_string(),
-                        ..DumpsysPackage::default()
-                    });
-                }
-            }
-            continue;
-        }
-        let Some(pkg) = current.as_mut() else {
-            continue;
-        };
-        if let Some(rest) = t.strip_prefix("User ") {
-            // `User 0: ceDataInode=... installed=true ...`; deeper-indented `User N:` lines
-            // belong to sub-blocks and carry no `installed=`.
-            if let Some((id, fields)) = rest.split_once(':') {
-                if let Ok(id) = id.trim().parse::<u32>() {
-                    if let Some(v) = fields
-                        .split_whitespace()
-                        .find_map(|f| f.strip_prefix("installed="))
-                    {
-                        pkg.users.insert(
-                            id,
-                            UserState {
-                                installed: v == "true",
-                            },
-                        );
-                    }
-                }
-            }
-            continue;
-        }
-        let Some((key, value)) = t.split_once('=') else {
-            continue;
-        };
-        let value = value.trim();
-        let some = |v: &str| (!v.is_empty() && v != "null").then(|| v.to_string());
-        match key {
-            "userId" | "appId" => pkg.uid = value.parse().ok(),
-            "codePath" => pkg.code_path = some(value),
-            "versionCode" => {
-                let v = value.split_whitespace().next().unwrap_or("");
-                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-                    pkg.version_code = Some(v.to_string());
-                }
-            }
-            "versionName" => pkg.version_name = some(value),
-            "installerPackageName" => pkg.installer = some(value),
-            "firstInstallTime" => pkg.first_install = some(value),
-            "lastUpdateTime" => pkg.last_update = some(value),
-            "flags" | "pkgFlags"
-                if value
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .split_whitespace()
-                    .any(|f| f == "SYSTEM") =>
-            {
-                pkg.system = true;
-            }
-            _ => {}
-        }
-    }
-    finish(&mut current, &mut out);
-    out
-}
-
 /// One line of `stat -c '%s %Y %n'`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StatLine {
@@ -458,98 +321,6 @@ pub fn parse_devices_l(text: &str) -> Vec<DeviceLine> {
     out
 }
 
-/// The output of one part of a batched command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartOutput {
-    pub text: String,
-    /// Exit status of the part (`$?` after it).
-    pub rc: Option<i32>,
-}
-
-/// Why batched output could not be split.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BatchError {
-    #[error("output ended before part {part} of {parts} (truncated: the device dropped or the command was cut)")]
-    Truncated { part: usize, parts: usize },
-}
-
-/// Splits the output of a command built by [`super::batch::Batch`]: each part is framed by
-/// `<tag>B<i>\n` ... `<tag>R<i>=<rc>\n`, the whole ends with `<tag>END`. The begin marker is at a
-/// line start; the exit marker may follow output without a newline (`base64 -w 0`). Parts that
-/// completed before a truncation are returned together with the error position, so a caller
-/// keeps what was read.
-pub fn split_batch(out: &str, tag: &str, parts: usize) -> (Vec<PartOutput>, Option<BatchError>) {
-    let mut result = Vec::with_capacity(parts.min(100_000));
-    let mut pos = 0usize;
-    for i in 0..parts {
-        let begin = format!("{tag}B{i}\n");
-        let end = format!("{tag}R{i}=");
-        let Some(b) = out.get(pos..).and_then(|s| s.find(&begin)) else {
-            return (result, Some(BatchError::Truncated { part: i, parts }));
-        };
-        let start = pos + b + begin.len();
-        let Some(e) = out.get(start..).and_then(|s| s.find(&end)) else {
-            return (result, Some(BatchError::Truncated { part: i, parts }));
-        };
-        let text_end = start + e;
-        let rc_start = text_end + end.len();
-        let rest = out.get(rc_start..).unwrap_or("");
-        let rc_len = rest.find('\n').unwrap_or(rest.len());
-        let rc = rest
-            .get(..rc_len)
-            .and_then(|s| s.trim().parse::<i32>().ok());
-        if rc.is_none() {
-            // An exit marker without its newline or number: the stream was cut here.
-            return (result, Some(BatchError::Truncated { part: i, parts }));
-        }
-        result.push(PartOutput {
-            text: out.get(start..text_end).unwrap_or("").to_string(),
-            rc,
-        });
-        pos = rc_start + rc_len;
-    }
-    let done = format!("{tag}END");
-    if out.get(pos..).is_some_and(|s| s.contains(&done)) {
-        (result, None)
-    } else {
-        (result, Some(BatchError::Truncated { part: parts, parts }))
-    }
-}
-
-/// Decodes base64 (standard alphabet, padding optional, whitespace ignored). `None` on any
-/// other character.
-pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    let mut ended = false;
-    for b in text.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                ended = true;
-                continue;
-            }
-            b' ' | b'\n' | b'\r' | b'\t' => continue,
-            _ => return None,
-        };
-        if ended {
-            return None;
-        }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -605,30 +376,6 @@ mod tests {
     }
 
     #[test]
-    fn batch_split_and_truncation() {
-        let tag = "__T_";
-        let out = "__T_B0\nhello\n__T_R0=0\n__T_B1\nQUJD__T_R1=1\n__T_END\n";
-        let (parts, err) = split_batch(out, tag, 2);
-        assert_eq!(err, None);
-        assert_eq!(parts[0].text, "hello\n");
-        assert_eq!(parts[1].text, "QUJD");
-        assert_eq!(parts[1].rc, Some(1));
-        let (parts, err) = split_batch(&out[..30], tag, 2);
-        assert_eq!(parts.len(), 1);
-        assert!(err.is_some());
-        let (_, err) = split_batch(out.trim_end_matches("__T_END\n"), tag, 2);
-        assert!(err.is_some());
-    }
-
-    #[test]
-    fn base64_roundtrip() {
-        assert_eq!(decode_base64("QUJD").unwrap(), b"ABC");
-        assert_eq!(decode_base64("QUI=\n").unwrap(), b"AB");
-        assert_eq!(decode_base64("QQ==").unwrap(), b"A");
-        assert!(decode_base64("Q!==").is_none());
-    }
-
-    #[test]
     fn devices_l_lines() {
         let text = "R58M12ABCDE            device usb:1-1 product:o1s model:SM_G991B device:o1s transport_id:7\n\
                     127.0.0.1:40001        unauthorized transport_id:8\n\
@@ -665,89 +412,6 @@ mod tests {
         assert_eq!(pm_failure("package:a\n", Some(0)), None);
     }
 
-    fn third_party() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/third_party")
-    }
-
-    fn capture(name: &str) -> String {
-        let p = third_party()
-            .join("android_captures/spytrap-adb")
-            .join(name);
-        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-    }
-
-    #[test]
-    fn dumpsys_real_captures() {
-        let d = parse_dumpsys_package(&capture("dumpsys_package_jitsi.txt"));
-        assert!(d.saw_packages_section);
-        assert_eq!(d.packages.len(), 1);
-        let j = &d.packages["org.jitsi.meet"];
-        assert_eq!(j.version_code.as_deref(), Some("214010"));
-        assert_eq!(j.version_name.as_deref(), Some("21.4.1"));
-        assert_eq!(j.installer.as_deref(), Some("com.android.packageinstaller"));
-        assert_eq!(j.first_install.as_deref(), Some("2021-11-04 20:13:55"));
-        assert_eq!(j.last_update.as_deref(), Some("2021-11-04 20:13:58"));
-        assert_eq!(
-            j.code_path.as_deref(),
-            Some("/data/app/~~0aX7BWdP29TqZaPPXkHNIA==/org.jitsi.meet-hcYO-DrfCgXIZKdu4pcUeA==")
-        );
-        assert_eq!(j.uid, Some(10152));
-        assert!(!j.system);
-        // Only the Packages section's `User 0:` line counts (Queries/Package Changes have others).
-        assert_eq!(j.users.len(), 1);
-        assert!(j.users[&0].installed);
-
-        let c = parse_dumpsys_package(&capture("dumpsys_package_contacts.txt"));
-        let c = &c.packages["com.android.contacts"];
-        assert!(c.system);
-        assert_eq!(c.version_code.as_deref(), Some("10731"));
-        assert_eq!(c.version_name.as_deref(), Some("1.7.31"));
-        assert_eq!(c.installer, None);
-        assert_eq!(
-            c.code_path.as_deref(),
-            Some("/system/product/priv-app/Contacts")
-        );
-
-        let f = parse_dumpsys_package(&capture("dumpsys_package_fdroid.txt"));
-        let f = &f.packages["org.fdroid.fdroid"];
-        assert_eq!(f.version_code.as_deref(), Some("1013051"));
-        assert_eq!(f.version_name.as_deref(), Some("1.13.1"));
-        assert_eq!(f.first_install.as_deref(), Some("2021-11-04 20:12:50"));
-        assert!(f.users[&0].installed);
-    }
-
-    #[test]
-    fn dumpsys_crlf_and_concatenated_captures() {
-        let all = format!(
-            "{}\n{}\n{}",
-            capture("dumpsys_package_jitsi.txt"),
-            capture("dumpsys_package_contacts.txt"),
-            capture("dumpsys_package_fdroid.txt")
-        );
-        let crlf = all.replace('\n', "\r\n");
-        let a = parse_dumpsys_package(&all);
-        let b = parse_dumpsys_package(&crlf);
-        assert_eq!(a, b);
-        assert_eq!(a.packages.len(), 3);
-        // Truncated anywhere: never panics, never invents a package.
-        for cut in (0..all.len()).step_by(997) {
-            if let Some(prefix) = all.get(..cut) {
-                let d = parse_dumpsys_package(prefix);
-                assert!(d.packages.keys().all(|k| a.packages.contains_key(k)));
-            }
-        }
-    }
-
-    #[test]
-    fn dumpsys_multi_user() {
-        let text = "Packages:\n  Package [com.zhiliaoapp.musically] (abc):\n    userId=10234\n    codePath=/data/app/~~x==/com.zhiliaoapp.musically-y==\n    versionCode=2024307030 minSdk=21 targetSdk=34\n    versionName=43.7.3\n    flags=[ HAS_CODE ]\n    User 0: ceDataInode=0 installed=false hidden=false\n    User 10: ceDataInode=5 installed=true hidden=false\n\nQueries:\n    User 11:\n";
-        let d = parse_dumpsys_package(text);
-        let t = &d.packages["com.zhiliaoapp.musically"];
-        assert!(!t.users[&0].installed);
-        assert!(t.users[&10].installed);
-        assert_eq!(d.users().into_iter().collect::<Vec<_>>(), vec![0, 10]);
-    }
-
     proptest::proptest! {
         #[test]
         fn parsers_never_panic(s in "(?s).{0,400}") {
@@ -755,12 +419,9 @@ mod tests {
             let _ = parse_users(&s);
             let _ = parse_package_list(&s);
             let _ = parse_pm_path(&s);
-            let _ = parse_dumpsys_package(&s);
             let _ = parse_stat(&s);
             let _ = parse_sha256sum(&s);
             let _ = parse_devices_l(&s);
-            let _ = split_batch(&s, "__T_", 3);
-            let _ = decode_base64(&s);
             let _ = pm_failure(&s, Some(1));
         }
 
@@ -771,8 +432,6 @@ mod tests {
             let _ = parse_getprop(&s);
             let _ = parse_users(&s);
             let _ = parse_package_list(&s);
-            let _ = parse_dumpsys_package(&format!("Packages:\n{s}"));
-            let _ = split_batch(&s, "__T_", 2);
         }
 
         #[test]
@@ -797,22 +456,5 @@ mod tests {
             proptest::prop_assert_eq!(p.uid, uid);
         }
 
-        #[test]
-        fn base64_decodes_what_it_encodes(data in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
-            const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            let mut enc = String::new();
-            for c in data.chunks(3) {
-                let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-                let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-                for k in 0..4 {
-                    if k <= c.len() {
-                        enc.push(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
-                    } else {
-                        enc.push('=');
-                    }
-                }
-            }
-            proptest::prop_assert_eq!(decode_base64(&enc).unwrap(), data);
-        }
     }
 }

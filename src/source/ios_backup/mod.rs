@@ -15,7 +15,6 @@ pub mod keybag;
 pub mod manifest_db;
 pub mod mbdb;
 pub mod plists;
-pub mod xmlfast;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use plist::{Dictionary, Value};
 
 use super::lockdown::Conn;
 use super::wire::{self, WireError};
-use crate::source::ios_backup::plists::{parse_itunes_metadata, ItunesMetadata};
+use crate::plists::{parse_itunes_metadata, ItunesMetadata};
 
 pub const SERVICE: &str = "com.apple.mobile.installation_proxy";
 

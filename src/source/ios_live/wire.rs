@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 
 use plist::{Dictionary, Value};
 
-use crate::source::ios_backup::plists::{parse_value, PlistError};
+use crate::plists::{parse_value, PlistError};
 
 /// Largest framed message accepted from a phone. An `installation_proxy` chunk of apps with
 /// their `iTunesMetadata` is a few hundred KB; lockdown answers are a few KB.

@@ -9,6 +9,8 @@ pub struct Ipa {
     info: plist::Dictionary,
     metadata: Option<plist::Dictionary>,
     xml: bool,
+    /// `Info.plist` bytes as given, instead of `info`.
+    raw_info: Option<Vec<u8>>,
 }
 
 impl Ipa {
@@ -22,6 +24,7 @@ impl Ipa {
             info,
             metadata: None,
             xml: false,
+            raw_info: None,
         }
     }
 
@@ -39,6 +42,12 @@ impl Ipa {
         self
     }
 
+    /// Uses these bytes as `Info.plist` (a hostile or hand-made plist).
+    pub fn raw_info(mut self, bytes: Vec<u8>) -> Self {
+        self.raw_info = Some(bytes);
+        self
+    }
+
     /// Writes `Info.plist` as XML instead of binary.
     pub fn xml(mut self) -> Self {
         self.xml = true;
@@ -51,7 +60,9 @@ impl Ipa {
             std::fs::create_dir_all(dir).unwrap();
         }
         let mut buf = Vec::new();
-        if self.xml {
+        if let Some(raw) = &self.raw_info {
+            buf.clone_from(raw);
+        } else if self.xml {
             plist::to_writer_xml(&mut buf, &self.info).unwrap();
         } else {
             plist::to_writer_binary(&mut buf, &self.info).unwrap();

@@ -8,3 +8,4 @@ pub mod cmd;
 pub mod fakeiphone;
 pub mod fakephone;
 pub mod ipabuild;
+pub mod phones;

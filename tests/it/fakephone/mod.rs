@@ -1,5 +1,16 @@
 //! Tests of the fake phone (`fake-adbd`) through the REAL Debian adb server and the `adb` CLI.
 //! Needs `adb`; fails without it unless APPSWEEP_SKIP_TOOL_TESTS=1.
+//!
+//! This module: the permissive phone of scenarios without `sdk`. The submodules: a phone that
+//! behaves like a real one of its Android version (`sdk`), row by row of
+//! `src/bin/fake-adbd/profile.rs`.
+
+mod costs;
+mod dumpsys;
+mod places;
+mod pm;
+mod tools;
+mod transport;
 
 use crate::support::fakephone;
 
@@ -13,14 +24,14 @@ const TIKTOK_SPLIT: &str =
     "/data/app/~~AbC==/com.zhiliaoapp.musically-XyZ==/split_config.arm64_v8a.apk";
 const FDROID_BASE: &str = "/data/app/~~Qw==/org.fdroid.fdroid-Er==/base.apk";
 
-struct Files {
+pub(super) struct Files {
     _dir: tempfile::TempDir,
-    apk: PathBuf,
-    split: PathBuf,
+    pub(super) apk: PathBuf,
+    pub(super) split: PathBuf,
 }
 
 /// Two files of deterministic bytes standing in for APKs (the fake does not parse APKs).
-fn files() -> Files {
+pub(super) fn files() -> Files {
     let dir = tempfile::tempdir().unwrap();
     let mut x: u32 = 0x1234_5678;
     let mut bytes = |n: usize| -> Vec<u8> {
@@ -44,26 +55,26 @@ fn files() -> Files {
     }
 }
 
-fn setup() -> Option<(AdbServer, Files)> {
+pub(super) fn setup() -> Option<(AdbServer, Files)> {
     let server = AdbServer::start_or_skip()?;
     Some((server, files()))
 }
 
-fn stdout(o: &std::process::Output) -> String {
+pub(super) fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
-fn stderr(o: &std::process::Output) -> String {
+pub(super) fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn sha256_hex(b: &[u8]) -> String {
+pub(super) fn sha256_hex(b: &[u8]) -> String {
     Sha256::digest(b)
         .iter()
         .map(|x| format!("{x:02x}"))
         .collect()
 }
 
-fn pull(server: &AdbServer, serial: &str, remote: &str, dir: &Path) -> Vec<u8> {
+pub(super) fn pull(server: &AdbServer, serial: &str, remote: &str, dir: &Path) -> Vec<u8> {
     let local = dir.join("pulled.bin");
     let out = server.adb(&["-s", serial, "pull", remote, local.to_str().unwrap()]);
     assert!(out.status.success(), "pull {remote}: {}", stderr(&out));
@@ -337,7 +348,7 @@ fn sha256sum_dd_and_pull_serve_the_exact_bytes() {
     assert!(stdout(&out).starts_with(&sha256_hex(&syn)));
 }
 
-fn decode_b64(s: &str) -> Vec<u8> {
+pub(super) fn decode_b64(s: &str) -> Vec<u8> {
     let val = |c: u8| -> u32 {
         match c {
             b'A'..=b'Z' => u32::from(c - b'A'),
@@ -495,4 +506,22 @@ fn raw_shell_without_shell_v2() {
         "R58M12ABCDE\n/system/bin/sh: nosuch: inaccessible or not found\n"
     );
     assert_eq!(phone.stats()["services"]["shell"], 1);
+}
+
+/// A phone of API level `sdk` (see `support/phones.rs`) with TikTok in `place`, serving `f`'s
+/// bytes, costs off (the cost model has its own tests).
+pub(super) fn sdk_phone(
+    server: &AdbServer,
+    sdk: u32,
+    place: crate::support::phones::Place,
+    f: &Files,
+) -> FakePhone {
+    let apks = crate::support::phones::Apks {
+        tiktok: &f.apk,
+        split: Some(&f.split),
+        clean: &f.split,
+    };
+    let mut sc = crate::support::phones::phone(sdk, place, &apks);
+    sc["costs"]["scale"] = 0.into();
+    FakePhone::spawn(server, sc)
 }
