@@ -3,27 +3,33 @@
 //! Every device record is first written atomically into the outbox folder (`<record_id>.json`
 //! with the record, `<record_id>.url` with where it goes), then sent with
 //! `POST <url>` (`Content-Type: application/json`, `Idempotency-Key: <record_id>`, and
-//! `Authorization: Bearer <token>` when a token is given) through `ureq` (rustls with the system's
-//! root certificates; `SSL_CERT_FILE`/`SSL_CERT_DIR` are honoured). A record leaves the outbox
-//! only after the endpoint answered 2xx (redirects are not followed); failures are retried with
-//! exponential backoff a bounded number of times, then left for `appsweep outbox flush`. So a
-//! killed run, a laptop offline for a while or an endpoint down loses nothing, and the
-//! idempotency key lets the receiver drop the duplicates that at-least-once delivery implies.
+//! `Authorization: Bearer <token>` when a token is given) through `ureq` (rustls with ring; the
+//! system's root certificates, or only those of `SSL_CERT_FILE`/`SSL_CERT_DIR` when set; proxies
+//! from `HTTPS_PROXY`/`NO_PROXY`). A record leaves the outbox only after the endpoint answered
+//! 2xx (redirects are not followed); failures are retried with exponential backoff a bounded
+//! number of times, then left for `appsweep outbox flush`. So a killed run, a laptop offline for
+//! a while or an endpoint down loses nothing, and the idempotency key (the record id, unique per
+//! record) lets the receiver drop the duplicates that at-least-once delivery implies.
 //!
 //! **Each record is sent by one process at a time.** A sender holds an exclusive lock
 //! (`flock`) on the record's file while it posts and removes it; another sender skips a locked
 //! record, and one that gets the lock after the file was removed sees it gone (no second
 //! send). The kernel drops the lock when its holder dies, so a killed sender blocks nothing.
 //!
+//! **One bad entry stops nothing.** An entry that cannot be sent (a folder named `x.json`, a
+//! symlink or FIFO, a truncated record, an unreadable URL file) is reported, left where it is,
+//! and makes `outbox flush` exit 3; the others are still sent.
+//!
 //! **Private.** The folder is created `0700` (and tightened to it when it exists), records and
-//! URLs are `0600`. The webhook URL is shown only without its user info and query
-//! ([`redact_url`]); tokens are never printed. One entry that cannot be read (a folder named
-//! `x.json`, a record without its URL) is reported and left; the others are still sent.
+//! URLs are `0600`, written through the atomic writer (unpredictable temporary names, never
+//! following a planted symlink). Entries are opened without following symlinks. The webhook URL
+//! is shown only without its user info, query and fragment ([`redact_url`]), in messages too;
+//! tokens are never printed.
 
 use crate::report::write_atomic_private;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +43,29 @@ pub enum OutboxError {
     #[error("bad URL {0:?}: expected http://host[:port]/path or https://...")]
     BadUrl(String),
     #[error("POST {url}: {message}")]
-    Send { url: String, message: String },
+    Send {
+        url: String,
+        message: String,
+        /// The endpoint's certificate was refused.
+        untrusted: bool,
+    },
     #[error("POST {url}: the endpoint answered {status}")]
     Status { url: String, status: u16 },
+}
+
+impl OutboxError {
+    /// Whether another attempt in this run may succeed. A bad URL, an untrusted certificate or a
+    /// client error (4xx but 408 and 429) will not: the record stays for a later flush.
+    fn worth_retrying(&self) -> bool {
+        match self {
+            OutboxError::BadUrl(_) => false,
+            OutboxError::Status { status, .. } => {
+                !(400..500).contains(status) || matches!(status, 408 | 429)
+            }
+            OutboxError::Send { untrusted, .. } => !untrusted,
+            OutboxError::Io { .. } => true,
+        }
+    }
 }
 
 /// Where and how records are delivered.
@@ -91,33 +117,89 @@ fn safe_id(id: &str) -> String {
         .collect()
 }
 
-/// A URL as it may be shown: scheme, host, port and path; user info, query and fragment (where
-/// secrets live) are replaced by `…`.
+/// A URL as it may be shown: scheme, host, port and path. User info, query and fragment (where
+/// secrets live) are replaced by `…`; an authority that is not a plain `host[:port]` (a password
+/// holding an unescaped `/`, `?` or `#` would make one) is shown as `…` whole, and so is a path
+/// holding an `@`.
 pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (s, r),
-        None => return "…".to_string(),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "…".to_string();
     };
-    let cut = rest.find(['?', '#']);
-    let (before, secret_tail) = match cut {
-        Some(i) => (rest.get(..i).unwrap_or(rest), true),
-        None => (rest, false),
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return "…".to_string();
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at_checked(end).unwrap_or((rest, ""));
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((_, h)) => ("…@", h),
+        None => ("", authority),
     };
-    let (authority, path) = match before.find('/') {
-        Some(i) => (
-            before.get(..i).unwrap_or(before),
-            before.get(i..).unwrap_or(""),
-        ),
-        None => (before, ""),
+    if !is_plain_host_port(host) {
+        return format!("{scheme}://…");
+    }
+    let cut = tail.find(['?', '#']).unwrap_or(tail.len());
+    let (path, secret_tail) = tail.split_at_checked(cut).unwrap_or((tail, ""));
+    let path = if path.contains('@') { "/…" } else { path };
+    let secret_tail = if secret_tail.is_empty() { "" } else { "?…" };
+    format!("{scheme}://{userinfo}{host}{path}{secret_tail}")
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, with nothing else in it.
+fn is_plain_host_port(s: &str) -> bool {
+    let (host, port) = if let Some(v6) = s.strip_prefix('[') {
+        let Some((inside, after)) = v6.split_once(']') else {
+            return false;
+        };
+        if inside.is_empty()
+            || !inside
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || ":.".contains(c))
+        {
+            return false;
+        }
+        match after.strip_prefix(':') {
+            Some(p) => ("v6", Some(p)),
+            None if after.is_empty() => ("v6", None),
+            None => return false,
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
     };
-    let host = match authority.rsplit_once('@') {
-        Some((_, h)) => format!("…@{h}"),
-        None => authority.to_string(),
-    };
-    format!(
-        "{scheme}://{host}{path}{}",
-        if secret_tail { "?…" } else { "" }
-    )
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        && port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Removes from a message every secret part of `url` (the URL itself, its user info, query and
+/// fragment), in case a library quoted them.
+fn scrub(message: &str, url: &str) -> String {
+    let mut out = message.replace(url, &redact_url(url));
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut secrets: Vec<&str> = Vec::new();
+    if let Some((userinfo, _)) = rest.get(..authority_end).and_then(|a| a.rsplit_once('@')) {
+        secrets.push(userinfo);
+        secrets.extend(userinfo.split(':'));
+    }
+    if let Some(i) = rest.find(['?', '#']) {
+        let tail = rest.get(i + 1..).unwrap_or("");
+        secrets.push(tail);
+        secrets.extend(tail.split(['&', '=', '#']));
+    }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in secrets.into_iter().filter(|s| s.len() >= 4) {
+        out = out.replace(secret, "…");
+    }
+    out
 }
 
 /// Creates the outbox folder `0700`, or tightens an existing one to it.
@@ -154,6 +236,9 @@ pub fn enqueue(outbox: &Path, record_id: &str, url: &str, body: &[u8]) -> Result
 /// Largest URL file read back (a URL is a line; anything longer is not ours).
 const MAX_URL_BYTES: u64 = 16 * 1024;
 
+/// Largest record read back; a record is a few megabytes at most.
+const MAX_RECORD_BYTES: u64 = 64 << 20;
+
 /// One pending record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
@@ -164,6 +249,35 @@ pub struct Pending {
     pub problem: Option<String>,
 }
 
+/// Opens an outbox entry for reading: never through a symlink, never blocking on a FIFO, and
+/// only when it is a regular file.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Reads at most `max` bytes of `file`; `Err` names the limit when there is more.
+fn read_capped(file: impl std::io::Read, max: u64) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!("is over the {max}-byte limit"));
+    }
+    Ok(bytes)
+}
+
 fn read_url(path: &Path) -> Result<Option<String>, String> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -171,14 +285,11 @@ fn read_url(path: &Path) -> Result<Option<String>, String> {
         Ok(m) if !m.is_file() => return Err("its URL file is not a regular file".into()),
         Ok(_) => {}
     }
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_URL_BYTES + 1).read_to_string(&mut text))
-        .map_err(|e| format!("its URL file cannot be read: {e}"))?;
-    if text.len() as u64 > MAX_URL_BYTES {
-        return Err(format!("its URL file is over {MAX_URL_BYTES} bytes"));
-    }
-    Ok(Some(text))
+    let file = open_regular(path).map_err(|e| format!("its URL file cannot be read: {e}"))?;
+    let bytes = read_capped(file, MAX_URL_BYTES).map_err(|why| format!("its URL file {why}"))?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| "its URL file is not UTF-8".to_string())
 }
 
 /// Records waiting in the outbox, sorted by id. Entries that cannot be sent carry a `problem`.
@@ -262,7 +373,7 @@ enum ClaimResult {
 }
 
 fn claim(path: &Path) -> std::io::Result<ClaimResult> {
-    let file = match std::fs::File::open(path) {
+    let file = match open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ClaimResult::Elsewhere),
         Err(e) => return Err(e),
@@ -285,7 +396,7 @@ fn claim(path: &Path) -> std::io::Result<ClaimResult> {
 
 struct Sender<'a> {
     d: &'a Delivery,
-    agent: Result<ureq::Agent, String>,
+    agent: ureq::Agent,
 }
 
 impl<'a> Sender<'a> {
@@ -311,7 +422,7 @@ impl<'a> Sender<'a> {
             return;
         };
         let path = self.d.outbox.join(format!("{}.json", p.id));
-        let mut claim = match claim(&path) {
+        let claim = match claim(&path) {
             Ok(ClaimResult::Claimed(c)) => c,
             Ok(ClaimResult::Elsewhere) => return,
             Err(e) => {
@@ -319,9 +430,18 @@ impl<'a> Sender<'a> {
                 return;
             }
         };
-        let mut body = Vec::new();
-        if let Err(e) = claim.file.read_to_end(&mut body) {
-            result.failed.push((p.id, format!("cannot be read: {e}")));
+        let body = match read_capped(&claim.file, MAX_RECORD_BYTES) {
+            Ok(b) => b,
+            Err(why) => {
+                result.failed.push((p.id, format!("the record {why}")));
+                return;
+            }
+        };
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+            result.failed.push((
+                p.id,
+                "the record is not whole JSON (truncated or damaged); it is left as it is".into(),
+            ));
             return;
         }
         let mut delay = self.d.backoff;
@@ -331,60 +451,74 @@ impl<'a> Sender<'a> {
                 std::thread::sleep(delay);
                 delay = delay.saturating_mul(2).min(Duration::from_secs(30));
             }
-            match self.post(&url, &p.id, &body) {
+            match post_with(&self.agent, &url, &p.id, self.d.token.as_deref(), &body) {
                 Ok(()) => {
-                    // Removed while still locked, so no other sender can take it again.
-                    let _ = std::fs::remove_file(self.d.outbox.join(format!("{}.url", p.id)));
+                    // Removed while still locked, so no other sender can take it again; the
+                    // record first, so a kill in between leaves no record without its URL.
                     let _ = std::fs::remove_file(&path);
+                    let _ = std::fs::remove_file(self.d.outbox.join(format!("{}.url", p.id)));
                     drop(claim);
                     result.sent += 1;
                     return;
                 }
-                Err(e) => last = e.to_string(),
+                Err(e) => {
+                    last = e.to_string();
+                    if !e.worth_retrying() {
+                        break;
+                    }
+                }
             }
         }
         result.failed.push((p.id, last));
     }
-
-    fn post(&self, url: &str, record_id: &str, body: &[u8]) -> Result<(), OutboxError> {
-        post_with(
-            self.agent.as_ref(),
-            url,
-            record_id,
-            self.d.token.as_deref(),
-            body,
-        )
-    }
 }
 
-/// System root certificates (`rustls-native-certs`, which honours `SSL_CERT_FILE` and
-/// `SSL_CERT_DIR`).
-fn root_certs() -> Result<ureq::tls::RootCerts, String> {
-    let found = rustls_native_certs::load_native_certs();
-    let certs: Vec<ureq::tls::Certificate<'static>> = found
-        .certs
-        .iter()
-        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
-        .collect();
-    if certs.is_empty() {
-        return Err("no system root certificates found".into());
-    }
-    Ok(ureq::tls::RootCerts::Specific(Arc::new(certs)))
+/// Root certificates to trust: the system's (`rustls-native-certs`: `SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` when set, the platform store otherwise), loaded once per process. `Err` says
+/// why there are none.
+fn root_certs() -> &'static Result<Arc<Vec<ureq::tls::Certificate<'static>>>, String> {
+    static ROOTS: OnceLock<Result<Arc<Vec<ureq::tls::Certificate<'static>>>, String>> =
+        OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        let certs: Vec<ureq::tls::Certificate<'static>> = found
+            .certs
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+        if certs.is_empty() {
+            let why: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
+            return Err(if why.is_empty() {
+                "no trusted root certificates found (set SSL_CERT_FILE to a PEM bundle)".into()
+            } else {
+                format!("no trusted root certificates: {}", why.join("; "))
+            });
+        }
+        Ok(Arc::new(certs))
+    })
 }
 
-fn agent(timeout: Duration) -> Result<ureq::Agent, String> {
+/// One client for a run: rustls with ring and the system roots, no redirects, one deadline per
+/// request. Proxies come from the usual `*_PROXY`/`NO_PROXY` variables.
+fn agent(timeout: Duration) -> ureq::Agent {
+    let roots = match root_certs() {
+        Ok(certs) => certs.clone(),
+        // No roots: http still works; https fails, and says why (see `post_with`).
+        Err(_) => Arc::new(Vec::new()),
+    };
     let tls = ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
-        .root_certs(root_certs()?)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(ureq::tls::RootCerts::Specific(roots))
         .build();
-    Ok(ureq::Agent::config_builder()
+    ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(format!("appsweep/{}", env!("CARGO_PKG_VERSION")))
         .tls_config(tls)
         .build()
-        .into())
+        .into()
 }
 
 fn check_url(url: &str) -> Result<(), OutboxError> {
@@ -399,8 +533,39 @@ fn check_url(url: &str) -> Result<(), OutboxError> {
     }
 }
 
+/// The TLS error behind a failure, whether ureq reports it as such or inside an I/O error.
+fn tls_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
+        ureq::Error::Rustls(err) => Some(err),
+        ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref()),
+        _ => None,
+    }
+}
+
+fn is_untrusted(e: &ureq::Error) -> bool {
+    matches!(tls_error(e), Some(rustls::Error::InvalidCertificate(_)))
+}
+
+/// What went wrong, in words that never quote the URL's secrets.
+fn describe(e: &ureq::Error, url: &str) -> String {
+    let message = match (e, tls_error(e)) {
+        (ureq::Error::BadUri(_) | ureq::Error::Http(_), _) => "the URL is not valid".to_string(),
+        (_, Some(err @ rustls::Error::InvalidCertificate(_))) => {
+            let roots = match root_certs() {
+                Err(why) => why.clone(),
+                Ok(_) => "trusted roots: the system's, or SSL_CERT_FILE/SSL_CERT_DIR when set"
+                    .to_string(),
+            };
+            format!("TLS: {err}: the endpoint's certificate is not trusted ({roots})")
+        }
+        (_, Some(err)) => format!("TLS: {err}"),
+        (other, None) => other.to_string(),
+    };
+    scrub(&message, url)
+}
+
 fn post_with(
-    agent: Result<&ureq::Agent, &String>,
+    agent: &ureq::Agent,
     url: &str,
     record_id: &str,
     token: Option<&str>,
@@ -408,10 +573,6 @@ fn post_with(
 ) -> Result<(), OutboxError> {
     check_url(url)?;
     let shown = redact_url(url);
-    let agent = agent.map_err(|e| OutboxError::Send {
-        url: shown.clone(),
-        message: e.clone(),
-    })?;
     let mut req = agent
         .post(url)
         .header("Content-Type", "application/json")
@@ -428,27 +589,12 @@ fn post_with(
                 Err(OutboxError::Status { url: shown, status })
             }
         }
-        Err(e) => {
-            // ureq's messages may quote the URL: show it only redacted.
-            let message = e.to_string().replace(url, &shown);
-            Err(OutboxError::Send {
-                url: shown,
-                message,
-            })
-        }
+        Err(e) => Err(OutboxError::Send {
+            message: describe(&e, url),
+            url: shown,
+            untrusted: is_untrusted(&e),
+        }),
     }
-}
-
-/// One `POST` of a record; `Ok` only for a 2xx answer.
-pub fn post(
-    url: &str,
-    record_id: &str,
-    token: Option<&str>,
-    body: &[u8],
-    timeout: Duration,
-) -> Result<(), OutboxError> {
-    let agent = agent(timeout);
-    post_with(agent.as_ref(), url, record_id, token, body)
 }
 
 #[cfg(test)]
@@ -466,12 +612,36 @@ mod tests {
         for bad in ["ftp://x", "http://", "https:///x", "tickets.example.org"] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            redact_url("https://user:pass@h.example:8443/a/b?token=s3cret#f"),
-            "https://…@h.example:8443/a/b?…"
+        for (url, shown) in [
+            (
+                "https://user:pass@h.example:8443/a/b?token=s3cret#f",
+                "https://…@h.example:8443/a/b?…",
+            ),
+            ("http://h/x", "http://h/x"),
+            ("http://[::1]:8080/x#frag", "http://[::1]:8080/x?…"),
+            ("https://tickets.example.org", "https://tickets.example.org"),
+            ("no scheme", "…"),
+            // Unescaped separators in a password: nothing of the authority is shown.
+            ("https://user:p?ss@h.example/x", "https://…"),
+            ("https://user:p#ss@h.example/x", "https://…"),
+            ("https://user:pa/ss@h.example/x", "https://…"),
+            ("https://h.example/a@b/c", "https://h.example/…"),
+            ("https://h.example:80x/", "https://…"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn messages_lose_the_secret_parts_of_the_url() {
+        let url = "https://alice:hunter22@h.example/hook?token=s3cret-value&x=1";
+        let m = scrub(
+            &format!("bad uri: {url} is missing host; token=s3cret-value; alice:hunter22"),
+            url,
         );
-        assert_eq!(redact_url("http://h/x"), "http://h/x");
-        assert_eq!(redact_url("no scheme"), "…");
+        assert!(!m.contains("hunter22"), "{m}");
+        assert!(!m.contains("s3cret-value"), "{m}");
+        assert!(m.contains("https://…@h.example/hook?…"), "{m}");
     }
 
     #[test]
@@ -506,12 +676,56 @@ mod tests {
         enqueue(d.path(), "good", "http://127.0.0.1:9/x", b"{}").unwrap();
         std::fs::create_dir(d.path().join("dir.json")).unwrap();
         std::fs::write(d.path().join("nourl.json"), b"{}").unwrap();
+        enqueue(d.path(), "dirurl", "http://127.0.0.1:9/x", b"{}").unwrap();
+        std::fs::remove_file(d.path().join("dirurl.url")).unwrap();
+        std::fs::create_dir(d.path().join("dirurl.url")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("good.json"), d.path().join("link.json")).unwrap();
+        let fifo = d.path().join("fifo.json");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
         let p = pending(d.path()).unwrap();
         let ids: Vec<(&str, bool)> = p
             .iter()
             .map(|p| (p.id.as_str(), p.problem.is_some()))
             .collect();
-        assert_eq!(ids, vec![("dir", true), ("good", false), ("nourl", false)]);
+        assert_eq!(
+            ids,
+            vec![
+                ("dir", true),
+                ("dirurl", true),
+                ("fifo", true),
+                ("good", false),
+                ("link", true),
+                ("nourl", false)
+            ]
+        );
+        // Opening never follows a symlink nor blocks on a FIFO.
+        assert!(open_regular(&d.path().join("link.json")).is_err());
+        assert!(open_regular(&fifo).is_err());
+        assert!(open_regular(&d.path().join("good.json")).is_ok());
+    }
+
+    #[test]
+    fn a_truncated_record_stays_and_is_reported_without_a_request() {
+        let d = tempfile::tempdir().unwrap();
+        // Nothing listens on port 9: had a request been made, the failure would say so.
+        enqueue(
+            d.path(),
+            "cut",
+            "http://127.0.0.1:9/x",
+            br#"{"schema":"appsw"#,
+        )
+        .unwrap();
+        let mut delivery = Delivery::new(d.path().to_path_buf(), None, None);
+        delivery.attempts = 1;
+        let r = flush(&delivery).unwrap();
+        assert_eq!(r.sent, 0);
+        assert_eq!(r.failed.len(), 1);
+        assert!(r.failed[0].1.contains("not whole JSON"), "{:?}", r.failed);
+        assert!(d.path().join("cut.json").exists());
     }
 
     #[test]

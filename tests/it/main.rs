@@ -25,6 +25,8 @@ mod ios_live;
 #[cfg(test)]
 mod outbox;
 #[cfg(test)]
+mod outbox_https;
+#[cfg(test)]
 mod plist_limits;
 #[cfg(test)]
 mod scan_files_apk;
