@@ -15,7 +15,7 @@ Exit codes:
   3  no violation found, but at least one device, backup or file could not be scanned completely";
 
 /// `--version`: the tool's version and the built-in signature set's.
-fn long_version() -> &'static str {
+pub(crate) fn long_version() -> &'static str {
     static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     VERSION.get_or_init(|| match crate::signatures::SignatureSet::load(None) {
         Ok(set) => format!(
@@ -89,8 +89,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff) on stdout.
-    Man,
+    /// Print a manual page (roff) on stdout: appsweep(1), or a command's (`man scan files`).
+    Man {
+        /// The command whose page to print, as typed after `appsweep` (`scan files`).
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

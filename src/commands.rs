@@ -10,7 +10,7 @@ use crate::config::{self, ScanConfig};
 use crate::exit::Outcome;
 use crate::outbox;
 use crate::pipeline;
-use crate::report::{listing, Format, Style};
+use crate::report::{listing, message, Format, Style};
 use crate::signatures::SignatureSet;
 use crate::source::{adb, files, ios_backup, ios_live};
 use anyhow::{bail, Context as _, Result};
@@ -36,16 +36,35 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             ScanTarget::Adb(a) => scan_adb(a, style, quiet),
             ScanTarget::Ios(a) => scan_ios(a, style, quiet),
         },
-        Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "appsweep", &mut std::io::stdout().lock());
-            Ok(Outcome::Clean)
-        }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
-            Ok(Outcome::Clean)
-        }
+        Command::Completions { shell } => completions(shell),
+        Command::Man { command } => man(&command),
     }
+}
+
+/// `completions SHELL`: the script, generated from the command definitions.
+fn completions(shell: clap_complete::Shell) -> Result<Outcome> {
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "appsweep", &mut std::io::stdout().lock());
+    Ok(Outcome::Clean)
+}
+
+/// `man [COMMAND...]`: appsweep(1), or the page of a command (`appsweep-scan-files(1)`), so
+/// every page a manual names can be printed.
+fn man(words: &[String]) -> Result<Outcome> {
+    let mut root = Cli::command();
+    root.build();
+    let mut page = &root;
+    for w in words {
+        page = page.find_subcommand(w).with_context(|| {
+            format!(
+                "no command `appsweep {}` (see `appsweep --help`)",
+                words.join(" ")
+            )
+        })?;
+    }
+    let page = page.clone().version(crate::cli::long_version());
+    clap_mangen::Man::new(page).render(&mut std::io::stdout().lock())?;
+    Ok(Outcome::Clean)
 }
 
 fn stdout() -> Box<dyn Write + Send> {
@@ -167,12 +186,12 @@ fn devices(a: DevicesArgs) -> Result<Outcome> {
         (Ok(a), Ok(i)) => (a, i),
         (Ok(a), Err(e)) => {
             if mux_asked || !matches!(e, ios_live::IosError::NoUsbmuxd { .. }) {
-                eprintln!("appsweep: iPhones not listed: {e}");
+                message(&format!("iPhones not listed: {e}"));
             }
             (a, Vec::new())
         }
         (Err(e), Ok(i)) if !i.is_empty() => {
-            eprintln!("appsweep: Android devices not listed: {e}");
+            message(&format!("Android devices not listed: {e}"));
             (Vec::new(), i)
         }
         (Err(e), _) => return Err(e).context("listing devices"),

@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
             if broken_pipe {
                 return std::process::ExitCode::SUCCESS;
             }
-            eprintln!("appsweep: error: {err:#}");
+            appsweep::report::message(&format!("error: {err:#}"));
             Outcome::Usage.into()
         }
     }

@@ -26,7 +26,7 @@
 //! is shown only without its user info, query and fragment ([`redact_url`]), in messages too;
 //! tokens are never printed.
 
-use crate::report::write_atomic_private;
+use crate::report::atomic_file;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -228,9 +228,9 @@ pub fn enqueue(outbox: &Path, record_id: &str, url: &str, body: &[u8]) -> Result
     ensure_dir(outbox)?;
     let id = safe_id(record_id);
     let url_path = outbox.join(format!("{id}.url"));
-    write_atomic_private(&url_path, url.as_bytes()).map_err(io_err(&url_path))?;
+    atomic_file::write_private(&url_path, url.as_bytes()).map_err(io_err(&url_path))?;
     let json_path = outbox.join(format!("{id}.json"));
-    write_atomic_private(&json_path, body).map_err(io_err(&json_path))
+    atomic_file::write_private(&json_path, body).map_err(io_err(&json_path))
 }
 
 /// Largest URL file read back (a URL is a line; anything longer is not ours).

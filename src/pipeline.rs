@@ -1,17 +1,18 @@
 //! The scan pipeline, once per device as its inventory arrives: match, hash what was flagged,
-//! build the record, queue it for the webhook, write its `--out-dir` file, render it.
+//! build the record, write its `--out-dir` file, queue it for the webhook, render it.
 //!
 //! A write that fails for one record (a full disk, a read-only `--out-dir` or outbox) becomes a
 //! problem in that record and an error on stderr: the report still comes out, the other records
-//! still go, and a violation still wins the exit code. The exit outcome is merged here, from the
-//! records' statuses, not by the writer.
+//! still go, and a violation still wins the exit code. Records already queued are sent even when
+//! the report itself could not be written. The exit outcome is merged here, from the records'
+//! statuses, not by the writer.
 
 use crate::config::ScanConfig;
 use crate::engine::{self, Finding};
 use crate::exit::Outcome;
 use crate::model::{Inventory, Problem, SourceKind};
 use crate::outbox::{self, Delivery, FlushResult};
-use crate::report::{self, Context, DeviceReport, Format, Sink};
+use crate::report::{self, message, sanitize, Context, DeviceReport, Format, Sink};
 use crate::source::{files, Emit};
 use anyhow::{Context as _, Result};
 use std::collections::BTreeSet;
@@ -59,15 +60,26 @@ fn hash_flagged(inv: &mut Inventory, findings: &[Finding]) -> bool {
 /// Says on stderr what a flush did and what stays queued.
 pub fn report_flush(r: &FlushResult, d: &Delivery) {
     if r.sent > 0 {
-        eprintln!("appsweep: {} record(s) delivered", r.sent);
+        message(&format!("{} record(s) delivered", r.sent));
     }
     for (id, why) in &r.failed {
-        eprintln!(
-            "appsweep: record {} not delivered ({}); it stays in {} for `appsweep outbox flush`",
-            report::sanitize(id),
-            report::sanitize(why),
+        message(&format!(
+            "record {id} not delivered ({why}); it stays in {} for `appsweep outbox flush`",
             d.outbox.display()
-        );
+        ));
+    }
+}
+
+/// Sends what the run queued (all at the end, unless `watch` sent each as it came).
+fn flush_queued(cfg: &ScanConfig) {
+    let Some(d) = cfg.delivery.as_ref().filter(|_| !cfg.post_each) else {
+        return;
+    };
+    match outbox::flush(d) {
+        Ok(r) => report_flush(&r, d),
+        Err(e) => message(&format!(
+            "{e}; queued records stay for `appsweep outbox flush`"
+        )),
     }
 }
 
@@ -94,50 +106,65 @@ impl Run<'_> {
         DeviceReport::build(&self.ctx, inv, findings)
     }
 
-    /// Queues the record for the webhook; `Err` says why it could not be.
-    fn enqueue(&self, d: &Delivery, r: &DeviceReport) -> Result<(), String> {
-        let body = serde_json::to_vec(r).map_err(|e| e.to_string())?;
-        let url = d.url.clone().unwrap_or_default();
-        outbox::enqueue(&d.outbox, &r.record_id, &url, &body).map_err(|e| e.to_string())
+    /// Writes the record's `--out-dir` file; a failure becomes a problem in the record.
+    fn store(&self, r: &mut DeviceReport) {
+        let stored = match self.sink.lock() {
+            Ok(mut sink) => sink.store(r),
+            Err(_) => return,
+        };
+        if let Err(e) = stored {
+            message(&format!(
+                "{}: --out-dir file not written: {e}",
+                sanitize(&r.device.id)
+            ));
+            r.add_problem(Problem::new(
+                "out-dir",
+                format!("the record file could not be written: {e}"),
+            ));
+        }
+    }
+
+    /// Queues the record for the webhook; a failure becomes a problem in the record. Returns
+    /// whether it was queued.
+    fn enqueue(&self, d: &Delivery, r: &mut DeviceReport) -> bool {
+        let queued = serde_json::to_vec(&*r)
+            .map_err(|e| e.to_string())
+            .and_then(|body| {
+                let url = d.url.clone().unwrap_or_default();
+                outbox::enqueue(&d.outbox, &r.record_id, &url, &body).map_err(|e| e.to_string())
+            });
+        match queued {
+            Ok(()) => true,
+            Err(e) => {
+                message(&format!(
+                    "{}: not queued for --post: {e}",
+                    sanitize(&r.device.id)
+                ));
+                r.add_problem(Problem::new(
+                    "outbox",
+                    format!("the record could not be queued for --post: {e}"),
+                ));
+                false
+            }
+        }
     }
 
     fn device(&self, inv: Inventory) {
         let mut r = self.record(inv);
-        let mut queued = false;
+        self.store(&mut r);
         if let Some(d) = &self.cfg.delivery {
-            match self.enqueue(d, &r) {
-                Ok(()) => queued = true,
-                Err(e) => {
-                    eprintln!("appsweep: {}: not queued for --post: {e}", r.device.id);
-                    r.add_problem(Problem::new(
-                        "outbox",
-                        format!("the record could not be queued for --post: {e}"),
-                    ));
+            if self.enqueue(d, &mut r) && self.cfg.post_each {
+                match outbox::flush_one(d, &r.record_id) {
+                    Ok(res) => report_flush(&res, d),
+                    Err(e) => message(&e.to_string()),
                 }
-            }
-        }
-        if let Ok(mut sink) = self.sink.lock() {
-            if let Err(e) = sink.store(&r) {
-                eprintln!("appsweep: {}: --out-dir file not written: {e}", r.device.id);
-                r.add_problem(Problem::new(
-                    "out-dir",
-                    format!("the record file could not be written: {e}"),
-                ));
             }
         }
         if let Ok(mut o) = self.outcome.lock() {
             *o = o.merge(r.status.outcome());
         }
-        if queued && self.cfg.post_each {
-            if let Some(d) = &self.cfg.delivery {
-                match outbox::flush_one(d, &r.record_id) {
-                    Ok(res) => report_flush(&res, d),
-                    Err(e) => eprintln!("appsweep: {e}"),
-                }
-            }
-        }
         if let Ok(mut sink) = self.sink.lock() {
-            if let Err(e) = sink.device(&r) {
+            if let Err(e) = crate::progress::above(|| sink.device(&r)) {
                 if let Ok(mut slot) = self.render_error.lock() {
                     slot.get_or_insert(e);
                 }
@@ -147,7 +174,8 @@ impl Run<'_> {
 }
 
 /// Runs a source, matching and rendering each inventory as it arrives; `writer` receives the
-/// report unless `--output` is given. Returns the merged outcome of the records.
+/// report unless `--output` is given. Returns the merged outcome of the records; `Err` when the
+/// source failed before any device, or the report could not be written.
 pub fn run(
     cfg: &ScanConfig,
     writer: Box<dyn Write + Send>,
@@ -169,17 +197,13 @@ pub fn run(
         outcome: Mutex::new(Outcome::Clean),
         render_error: Mutex::new(None),
     };
-    let emit = |inv: Inventory| run.device(inv);
-    let scanned = source(&emit);
+    let scanned = source(&|inv: Inventory| run.device(inv));
     let Run {
         sink,
         outcome,
         render_error,
         ..
     } = run;
-    if let Some(e) = render_error.into_inner().ok().flatten() {
-        return Err(anyhow::Error::new(e).context("writing the report"));
-    }
     let sink = sink
         .into_inner()
         .map_err(|_| anyhow::anyhow!("report writer poisoned"))?;
@@ -187,21 +211,23 @@ pub fn run(
         // The source failed before any device: an error, and no empty report.
         return scanned.map(|()| Outcome::Usage);
     }
-    let summary = sink.finish().context("writing the report")?;
-    // Records already queued go out even when the source failed part-way.
-    if let Some(d) = cfg.delivery.as_ref().filter(|_| !cfg.post_each) {
-        match outbox::flush(d) {
-            Ok(r) => report_flush(&r, d),
-            Err(e) => eprintln!("appsweep: {e}; queued records stay for `appsweep outbox flush`"),
-        }
-    }
+    let finished = match render_error.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => sink.finish(),
+    };
+    // Records already queued go out even when the report or the source failed part-way.
+    flush_queued(cfg);
+    let summary = finished.context("writing the report")?;
     scanned?;
     if summary.devices == 0 {
-        eprintln!("appsweep: nothing was scanned: no device, backup or file found");
+        message("nothing was scanned: no device, backup or file found");
         return Ok(Outcome::Incomplete);
     }
     if !cfg.quiet && (cfg.format != Format::Human || cfg.output.is_some()) {
-        eprintln!("appsweep: {}", summary.line());
+        message(&summary.line());
     }
     Ok(outcome.into_inner().unwrap_or(Outcome::Incomplete))
 }
+
+#[cfg(test)]
+mod tests;

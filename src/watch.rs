@@ -9,7 +9,7 @@
 //! with gets the instructions instead of a record, and is scanned when usbmuxd says it was paired
 //! (the user tapped Trust) — or at once with `--pair`.
 
-use crate::report::sanitize;
+use crate::report::{message, sanitize};
 use crate::source::{adb, ios_live, Emit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,11 +67,7 @@ fn scan_iphone(opts: &ios_live::IosOptions, phone: &ios_live::Phone, emit: Emit<
     match ios_live::scan_phone(opts, phone) {
         Ok(inv) => match ios_live::pairing_hint(&inv) {
             Some(hint) => {
-                eprintln!(
-                    "appsweep: {} is not paired: {}",
-                    sanitize(phone.udid()),
-                    sanitize(hint)
-                );
+                message(&format!("{} is not paired: {hint}", phone.udid()));
                 false
             }
             None => {
@@ -80,7 +76,7 @@ fn scan_iphone(opts: &ios_live::IosOptions, phone: &ios_live::Phone, emit: Emit<
             }
         },
         Err(e) => {
-            eprintln!("appsweep: {}: {e}", sanitize(phone.udid()));
+            message(&format!("{}: {e}", phone.udid()));
             true
         }
     }
@@ -98,7 +94,7 @@ fn watch_iphones(opts: &ios_live::IosOptions, stop: &AtomicBool, emit: Emit<'_>)
                 Err(e) => {
                     let msg = format!("iPhones: {e}; retrying");
                     if last_error.as_deref() != Some(msg.as_str()) {
-                        eprintln!("appsweep: {msg}");
+                        message(&msg);
                         last_error = Some(msg);
                     }
                     nap(Duration::from_secs(2), stop);
@@ -127,7 +123,7 @@ fn watch_iphones(opts: &ios_live::IosOptions, stop: &AtomicBool, emit: Emit<'_>)
                     }
                     Ok(None) => continue,
                     Err(e) => {
-                        eprintln!("appsweep: iPhones: {e}; listening again");
+                        message(&format!("iPhones: {e}; listening again"));
                         nap(Duration::from_secs(1), stop);
                         break;
                     }
@@ -152,9 +148,9 @@ pub fn run(opts: &adb::AdbOptions, ios: &ios_live::IosOptions, poll: Duration, e
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
-        eprintln!("appsweep: cannot catch Ctrl-C ({e}); stop with a signal");
+        message(&format!("cannot catch Ctrl-C ({e}); stop with a signal"));
     }
-    eprintln!("appsweep: watching for phones (Ctrl-C to stop)");
+    message("watching for phones (Ctrl-C to stop)");
     let mut acted: BTreeMap<String, String> = BTreeMap::new();
     let mut last_error: Option<String> = None;
     std::thread::scope(|scope| {
@@ -175,22 +171,22 @@ pub fn run(opts: &adb::AdbOptions, ios: &ios_live::IosOptions, poll: Duration, e
                                 running.push(scope.spawn(move || {
                                     if let Err(e) = adb::scan(&one, emit) {
                                         let who = one.serials.join(",");
-                                        eprintln!("appsweep: {}: {e}", sanitize(&who));
+                                        message(&format!("{}: {e}", sanitize(&who)));
                                     }
                                 }));
                             }
-                            Action::Hint(serial, hint) => eprintln!(
-                                "appsweep: {} is unauthorized: {}",
+                            Action::Hint(serial, hint) => message(&format!(
+                                "{} is unauthorized: {}",
                                 sanitize(&serial),
                                 sanitize(&hint)
-                            ),
+                            )),
                         }
                     }
                 }
                 Err(e) => {
                     let msg = format!("{e:#}");
                     if last_error.as_deref() != Some(msg.as_str()) {
-                        eprintln!("appsweep: {msg}; retrying");
+                        message(&format!("{msg}; retrying"));
                         last_error = Some(msg);
                     }
                 }
@@ -204,10 +200,10 @@ pub fn run(opts: &adb::AdbOptions, ios: &ios_live::IosOptions, poll: Duration, e
             running = still;
             nap(poll, &stop);
         }
-        eprintln!(
-            "appsweep: stopping; waiting for {} scan(s) under way",
+        message(&format!(
+            "stopping; waiting for {} scan(s) under way",
             running.len()
-        );
+        ));
     });
 }
 

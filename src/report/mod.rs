@@ -18,29 +18,32 @@
 //! - `time`: RFC 3339 timestamps (`SOURCE_DATE_EPOCH` aware);
 //! - `sanitize`: escaping of untrusted text for terminals and spreadsheets;
 //! - `human`, `csv`, `json`: the renderings of one record (and of a whole run for `json`);
+//! - `message`: messages on stderr, escaped, above the progress line;
 //! - `listing`: the renderings of `devices`, `signatures` and `outbox list`;
-//! - `file`: atomic, symlink-safe file writing and safe file names;
-//! - `sink`: where records go as devices finish (an injected writer, `--output`, `--out-dir`).
+//! - `sink`: where records go as devices finish (an injected writer, `--output`, `--out-dir`
+//!   files);
+//! - `atomic_file`: atomic, symlink-safe file writing, for reports and for the outbox.
 
+pub mod atomic_file;
 mod csv;
-mod file;
 mod human;
 mod json;
 pub mod listing;
+mod message;
 mod sanitize;
 mod schema;
 mod sink;
 mod time;
 
 pub use csv::{csv_rows, CSV_HEADER};
-pub use file::{file_stem, write_atomic, write_atomic_private};
 pub use human::{verdict_line, write_human, Style};
+pub use message::message;
 pub use sanitize::{csv_cell, sanitize};
 pub use schema::{
     Context, Counts, DeviceReport, PolicyInfo, SignatureSetInfo, Status, Summary, ToolInfo,
     RUN_SCHEMA, SCHEMA,
 };
-pub use sink::Sink;
+pub use sink::{file_stem, Sink};
 pub use time::{now_rfc3339, now_unix, rfc3339};
 
 /// Output formats.

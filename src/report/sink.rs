@@ -2,7 +2,6 @@
 //! (written atomically at the end), plus `--out-dir` (one file per record). The sink renders and
 //! counts; the exit outcome is merged by the caller from the records' statuses.
 
-use super::file::{file_stem, write_atomic};
 use super::human::{verdict_line, write_human, Style};
 use super::schema::{DeviceReport, Summary};
 use super::{csv, json, Format};
@@ -86,7 +85,7 @@ impl Sink {
             stem = format!("{base}-{n}");
         }
         let path = dir.join(format!("{stem}.json"));
-        write_atomic(&path, &body)?;
+        super::atomic_file::write(&path, &body)?;
         Ok(Some(path))
     }
 
@@ -130,7 +129,7 @@ impl Sink {
         };
         if let Some(text) = text {
             match &self.output {
-                Some(path) => write_atomic(path, text.as_bytes())?,
+                Some(path) => super::atomic_file::write(path, text.as_bytes())?,
                 None => {
                     self.writer.write_all(text.as_bytes())?;
                     self.writer.flush()?;
@@ -148,5 +147,25 @@ impl Sink {
     /// The `--out-dir` folder, if any.
     pub fn out_dir(&self) -> Option<&Path> {
         self.out_dir.as_deref()
+    }
+}
+
+/// A file name for a device id: letters, digits, `-`, `_` and `.` kept, the rest `_`.
+pub fn file_stem(device_id: &str) -> String {
+    let s: String = device_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches('.').to_string();
+    if s.is_empty() {
+        "device".into()
+    } else {
+        s
     }
 }

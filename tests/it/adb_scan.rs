@@ -4,6 +4,7 @@
 use crate::support::apkbuild;
 use crate::support::cmd::appsweep;
 use crate::support::fakephone;
+use crate::support::phones::{self, Expect, Place, TIKTOK};
 
 use apkbuild::{build_apk, tools_available, ApkSpec, Signing};
 use fakephone::{sample_scenario, AdbServer, FakePhone};
@@ -56,6 +57,10 @@ fn setup() -> Option<(AdbServer, Apks)> {
 }
 
 fn scan(server: &AdbServer, extra: &[&str]) -> (i32, Value, String) {
+    scan_env(server, extra, &[])
+}
+
+fn scan_env(server: &AdbServer, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
     let out: Output = appsweep()
         .args([
             "scan",
@@ -68,7 +73,9 @@ fn scan(server: &AdbServer, extra: &[&str]) -> (i32, Value, String) {
         ])
         .args(extra)
         .env_remove("ANDROID_ADB_SERVER_PORT")
+        .env_remove("APPSWEEP_ADB_READ")
         .env("HOME", server.home())
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -311,7 +318,223 @@ fn hash_all_computes_sha256_on_the_phone() {
     assert_eq!(app["file_sha256"], want.as_str());
     assert_eq!(
         phone.stats()["commands"]["sha256sum"],
-        1,
-        "one batched sha256sum"
+        2,
+        "the capability probe and one batched sha256sum"
     );
+}
+
+/// The tiktok.* findings of a report.
+fn tiktok_findings(r: &Value) -> Vec<&Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["app"]["id"] == TIKTOK)
+        .collect()
+}
+
+/// Checks one phone's report against what its place needs.
+fn check_place(what: &str, place: Place, r: &Value) {
+    let status = r["status"].as_str().unwrap();
+    let found = tiktok_findings(r);
+    match place.expect() {
+        Expect::Violation => {
+            assert_eq!(status, "violation", "{what}: {r:#}");
+            assert!(
+                found.iter().any(|f| f["disposition"] == "violation"
+                    && f["app"]["user"] == place.user().unwrap()),
+                "{what}: TikTok of user {:?} is a violation: {found:#?}",
+                place.user()
+            );
+        }
+        Expect::Incomplete => {
+            assert_eq!(status, "incomplete", "{what}: {r:#}");
+            let p = r["problems"].to_string();
+            assert!(
+                p.contains("user 11") && p.contains("unlock"),
+                "{what}: says what to do: {p}"
+            );
+        }
+        Expect::CleanWithNotice => {
+            assert_eq!(status, "clean", "{what}: {r:#}");
+            assert!(
+                found.iter().any(|f| f["disposition"] == "notice"),
+                "{what}: kept data is a notice: {r:#}"
+            );
+        }
+        Expect::Clean => {
+            assert_eq!(status, "clean", "{what}: {r:#}");
+            assert!(found.is_empty(), "{what}: {found:#?}");
+        }
+    }
+    // Every third-party app that is installed has its signer, whatever the Android version.
+    for a in r["apps"].as_array().unwrap() {
+        let archived = a["details"].to_string().contains("archived");
+        if a["installed"] == true && a["system"] == false && !archived {
+            assert!(
+                !a["signers_sha256"].as_array().unwrap().is_empty(),
+                "{what}: no signer for {a:#}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_phone_of_the_matrix_gets_the_right_verdict_in_its_own_report() {
+    let Some((server, a)) = setup() else { return };
+    let apks = phones::Apks {
+        tiktok: &a.tiktok,
+        split: Some(&a.split),
+        clean: &a.clean,
+    };
+    // All phones on one server, scanned at once; the cost model scaled down (timing is not the
+    // point here).
+    let spawned: Vec<(u32, Place, FakePhone)> = phones::matrix()
+        .into_iter()
+        .map(|(sdk, place)| {
+            let mut sc = phones::phone(sdk, place, &apks);
+            sc["costs"]["scale"] = json!(0.05);
+            (sdk, place, FakePhone::spawn(&server, sc))
+        })
+        .collect();
+    let (code, doc, stderr) = scan(&server, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(doc["reports"].as_array().unwrap().len(), spawned.len());
+    for (sdk, place, phone) in &spawned {
+        let what = format!("SDK {sdk} {place:?}");
+        let r = report(&doc, &phone.serial());
+        check_place(&what, *place, r);
+        let st = phone.stats();
+        assert_eq!(st["oversized_packets"], 0, "{what}: {st:#}");
+        assert_eq!(st["write_attempts"].as_array().unwrap().len(), 0, "{what}");
+    }
+}
+
+/// A matrix phone with its costs scaled down (timing is not the point).
+fn quick_phone(sdk: u32, place: Place, a: &Apks) -> Value {
+    let mut sc = phones::phone(
+        sdk,
+        place,
+        &phones::Apks {
+            tiktok: &a.tiktok,
+            split: Some(&a.split),
+            clean: &a.clean,
+        },
+    );
+    sc["costs"]["scale"] = json!(0.05);
+    sc
+}
+
+fn notes(r: &Value) -> String {
+    r["notes"].to_string()
+}
+
+#[test]
+fn an_android_6_phone_with_many_packages_gets_only_requests_it_takes_and_the_server_survives() {
+    let Some((server, a)) = setup() else { return };
+    // Android 6: 4 KiB max payload. 400 third-party apps with long paths make every round far
+    // longer than that: a scanner that sent them as one request would make the Debian adb
+    // server abort and drop both phones.
+    let mut sc = quick_phone(23, Place::Owner, &a);
+    let pkgs = sc["packages"].as_array_mut().unwrap();
+    for i in 0..400 {
+        let name = format!("org.example.averyveryverylongvendorname.app{i}");
+        pkgs.push(
+            json!({"name": name, "users": [0], "uid": 10300 + i, "version_code": 1,
+            "apks": [{"path": format!("/data/app/{name}-1/base.apk"), "file": &a.clean}]}),
+        );
+    }
+    let old = FakePhone::spawn(&server, sc);
+    let new = FakePhone::spawn(&server, quick_phone(34, Place::Nowhere, &a));
+    let (code, doc, stderr) = scan(&server, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let r = report(&doc, &old.serial());
+    check_place("SDK 23 with 400 apps", Place::Owner, r);
+    assert!(r["problems"].as_array().unwrap().is_empty(), "{r:#}");
+    assert_eq!(r["apps"].as_array().unwrap().len(), 404);
+    check_place(
+        "SDK 34 beside it",
+        Place::Nowhere,
+        report(&doc, &new.serial()),
+    );
+    let st = old.stats();
+    assert_eq!(st["oversized_packets"], 0, "{st:#}");
+    assert!(st["longest_open"].as_u64().unwrap() <= 4096, "{st:#}");
+    let sent: usize = st["command_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().len())
+        .sum();
+    assert!(sent > 10 * 4096, "the scan needed {sent} bytes of commands");
+    // The server is alive and still has both phones.
+    assert_eq!(server.state_of(&old.serial()).as_deref(), Some("device"));
+    assert_eq!(server.state_of(&new.serial()).as_deref(), Some("device"));
+}
+
+#[test]
+fn a_dumpsys_cut_by_its_timeout_is_never_clean() {
+    let Some((server, a)) = setup() else { return };
+    // TikTok in a Secure Folder the shell may not list, and dumpsys cut before its block.
+    let mut hidden = quick_phone(34, Place::SecureFolder, &a);
+    hidden["dumpsys"] = json!({"cut_after_packages": 1});
+    // Every user listed, dumpsys cut all the same: the scan cannot say nothing hides.
+    let mut listed = quick_phone(34, Place::Nowhere, &a);
+    listed["dumpsys"] = json!({"cut_after_packages": 1});
+    let hidden = FakePhone::spawn(&server, hidden);
+    let listed = FakePhone::spawn(&server, listed);
+    let (code, doc, stderr) = scan(&server, &[]);
+    assert_eq!(code, 3, "{stderr}\n{doc:#}");
+    for phone in [&hidden, &listed] {
+        let r = report(&doc, &phone.serial());
+        assert_eq!(r["status"], "incomplete", "{r:#}");
+        assert!(r["problems"].to_string().contains("DUMP TIMEOUT"), "{r:#}");
+    }
+}
+
+#[test]
+fn hash_all_without_sha256sum_on_the_phone_says_how_the_digest_was_made() {
+    let Some((server, a)) = setup() else { return };
+    let phone = FakePhone::spawn(&server, quick_phone(24, Place::Owner, &a));
+    let (code, doc, stderr) = scan(&server, &["--hash", "all"]);
+    assert_eq!(code, 1, "{stderr}");
+    let r = report(&doc, &phone.serial());
+    let tiktok = r["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == TIKTOK)
+        .unwrap();
+    let want = apkbuild::sha256_hex(&std::fs::read(&a.tiktok).unwrap());
+    assert_eq!(tiktok["file_sha256"], want.as_str());
+    assert!(
+        notes(r).contains("no sha256sum on this phone")
+            && notes(r).contains("computed on this computer"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn each_way_of_reading_apk_ranges_gives_the_same_signers_and_says_so() {
+    let Some((server, a)) = setup() else { return };
+    // (phone SDK, way forced, words the note has)
+    let cases = [
+        (34, "base64-w0", "base64 -w 0"),
+        (26, "base64", "dd | base64`"),
+        (23, "od", "dd | od"),
+        (34, "pull", "pulled whole"),
+    ];
+    for (sdk, way, says) in cases {
+        let phone = FakePhone::spawn(&server, quick_phone(sdk, Place::Owner, &a));
+        let (code, doc, stderr) = scan_env(
+            &server,
+            &["--serial", &phone.serial()],
+            &[("APPSWEEP_ADB_READ", way)],
+        );
+        let what = format!("SDK {sdk} {way}");
+        assert_eq!(code, 1, "{what}: {stderr}");
+        let r = report(&doc, &phone.serial());
+        check_place(&what, Place::Owner, r);
+        assert!(notes(r).contains(says), "{what}: {r:#}");
+    }
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::support::cmd::{appsweep, code, json, run};
+use crate::support::cmd::{appsweep, code, hermetic, json, run, scan_files_json as scan, stderr};
 use crate::support::ipabuild::Ipa;
 
 fn ipa(dir: &Path, name: &str, bundle: &str, item_id: Option<u64>) -> PathBuf {
@@ -52,15 +52,8 @@ fn tiktok_ipa_is_a_violation_with_exit_1_and_valid_schema() {
         Some(835599320),
     );
     ipa(dir.path(), "notes.ipa", "com.example.notes", None);
-    let out = run(&[
-        "scan",
-        "files",
-        dir.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
-    let doc = json(&out);
+    let (rc, doc) = scan(&[dir.path()], &[]);
+    assert_eq!(rc, 1);
     assert_valid_run(&doc);
     let r = &doc["reports"][0];
     assert_eq!(r["status"], "violation");
@@ -108,15 +101,9 @@ fn app_store_id_alone_identifies_a_renamed_bundle() {
 fn clean_folder_exits_0_and_a_corrupt_file_is_incomplete_exit_3() {
     let dir = tempfile::tempdir().unwrap();
     ipa(dir.path(), "notes.ipa", "com.example.notes", None);
-    let out = run(&[
-        "scan",
-        "files",
-        dir.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(json(&out)["reports"][0]["status"], "clean");
+    let (rc, doc) = scan(&[dir.path()], &[]);
+    assert_eq!(rc, 0);
+    assert_eq!(doc["reports"][0]["status"], "clean");
 
     std::fs::write(
         dir.path().join("broken.apk"),
@@ -124,15 +111,8 @@ fn clean_folder_exits_0_and_a_corrupt_file_is_incomplete_exit_3() {
     )
     .unwrap();
     std::fs::write(dir.path().join("broken.ipa"), b"garbage").unwrap();
-    let out = run(&[
-        "scan",
-        "files",
-        dir.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stderr));
-    let doc = json(&out);
+    let (rc, doc) = scan(&[dir.path()], &[]);
+    assert_eq!(rc, 3);
     assert_valid_run(&doc);
     let r = &doc["reports"][0];
     assert_eq!(r["status"], "incomplete");
@@ -149,16 +129,8 @@ fn violation_wins_over_incomplete_across_arguments() {
     let b = tempfile::tempdir().unwrap();
     ipa(a.path(), "t.ipa", "com.zhiliaoapp.musically", None);
     std::fs::write(b.path().join("broken.apk"), b"nope").unwrap();
-    let out = run(&[
-        "scan",
-        "files",
-        a.path().to_str().unwrap(),
-        b.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code(&out), 1);
-    let doc = json(&out);
+    let (rc, doc) = scan(&[a.path(), b.path()], &[]);
+    assert_eq!(rc, 1);
     assert_eq!(doc["summary"]["devices"], 2);
     assert_eq!(doc["summary"]["violation"], 1);
     assert_eq!(doc["summary"]["incomplete"], 1);
@@ -166,15 +138,9 @@ fn violation_wins_over_incomplete_across_arguments() {
 
 #[test]
 fn missing_path_is_incomplete_not_clean() {
-    let out = run(&[
-        "scan",
-        "files",
-        "/nonexistent/appsweep-test",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code(&out), 3);
-    assert_eq!(json(&out)["reports"][0]["status"], "incomplete");
+    let (rc, doc) = scan(&[Path::new("/nonexistent/appsweep-test")], &[]);
+    assert_eq!(rc, 3);
+    assert_eq!(doc["reports"][0]["status"], "incomplete");
 }
 
 #[test]
@@ -271,9 +237,9 @@ fn policy_file_changes_dispositions_and_rejects_typos() {
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     ipa(&data, "capcut.ipa", "com.lemon.lvoverseas", None);
-    let out = run(&["scan", "files", data.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(code(&out), 0, "CapCut is a notice under the default policy");
-    let r = &json(&out)["reports"][0];
+    let (rc, doc) = scan(&[&data], &[]);
+    assert_eq!(rc, 0, "CapCut is a notice under the default policy");
+    let r = &doc["reports"][0];
     assert_eq!(r["findings"][0]["disposition"], "notice");
     assert_eq!(r["status"], "clean");
 
@@ -283,18 +249,9 @@ fn policy_file_changes_dispositions_and_rejects_typos() {
         "name = \"omb-m-23-13\"\n[dispositions]\nbytedance = \"violation\"\n",
     )
     .unwrap();
-    let out = run(&[
-        "scan",
-        "files",
-        data.to_str().unwrap(),
-        "--format",
-        "json",
-        "--policy",
-        policy.to_str().unwrap(),
-    ]);
-    assert_eq!(code(&out), 1);
-    let r = &json(&out)["reports"][0];
-    assert_eq!(r["policy"]["name"], "omb-m-23-13");
+    let (rc, doc) = scan(&[&data], &["--policy", policy.to_str().unwrap()]);
+    assert_eq!(rc, 1);
+    assert_eq!(doc["reports"][0]["policy"]["name"], "omb-m-23-13");
 
     std::fs::write(
         &policy,
@@ -309,7 +266,7 @@ fn policy_file_changes_dispositions_and_rejects_typos() {
         policy.to_str().unwrap(),
     ]);
     assert_eq!(code(&out), 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bytedanse"));
+    assert!(stderr(&out).contains("bytedanse"));
 }
 
 #[test]
@@ -321,17 +278,9 @@ fn allowlist_policy_flags_unapproved_apps() {
     ipa(&data, "game.ipa", "com.example.game", None);
     let policy = dir.path().join("allow.toml");
     std::fs::write(&policy, "name = \"approved\"\nmode = \"allowlist\"\n[allowlist]\nbundle_ids = [\"com.agency.mail\"]\n").unwrap();
-    let out = run(&[
-        "scan",
-        "files",
-        data.to_str().unwrap(),
-        "--format",
-        "json",
-        "--policy",
-        policy.to_str().unwrap(),
-    ]);
-    assert_eq!(code(&out), 1);
-    let f = json(&out)["reports"][0]["findings"].clone();
+    let (rc, doc) = scan(&[&data], &["--policy", policy.to_str().unwrap()]);
+    assert_eq!(rc, 1);
+    let f = doc["reports"][0]["findings"].clone();
     assert_eq!(f.as_array().unwrap().len(), 1);
     assert_eq!(f[0]["app"]["id"], "com.example.game");
     assert_eq!(f[0]["match"], "not_approved");
@@ -350,20 +299,9 @@ fn signatures_dir_adds_and_bad_files_name_file_and_id() {
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     ipa(&data, "game.ipa", "com.example.game", None);
-    let out = run(&[
-        "scan",
-        "files",
-        data.to_str().unwrap(),
-        "--format",
-        "json",
-        "--signatures",
-        sigs.to_str().unwrap(),
-    ]);
-    assert_eq!(code(&out), 0, "a family without a policy entry is a notice");
-    assert_eq!(
-        json(&out)["reports"][0]["findings"][0]["signature"],
-        "agency.game"
-    );
+    let (rc, doc) = scan(&[&data], &["--signatures", sigs.to_str().unwrap()]);
+    assert_eq!(rc, 0, "a family without a policy entry is a notice");
+    assert_eq!(doc["reports"][0]["findings"][0]["signature"], "agency.game");
 
     let out = run(&[
         "signatures",
@@ -537,4 +475,96 @@ fn out_dir_keeps_every_record_when_device_ids_repeat() {
     ]);
     assert_eq!(code(&out), 0);
     assert_eq!(std::fs::read_dir(&per_device).unwrap().count(), 2);
+}
+
+#[test]
+fn version_names_the_signature_set() {
+    let check = String::from_utf8(run(&["signatures", "check"]).stdout).unwrap();
+    let set_version = check
+        .split("version ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let out = run(&["--version"]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "appsweep {} (signatures {set_version}, ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn bash_completion_completes_commands_and_shared_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("appsweep.bash");
+    let out = run(&["completions", "bash"]);
+    assert_eq!(code(&out), 0);
+    std::fs::write(&script, &out.stdout).unwrap();
+    let complete = |words: &str| {
+        let line = format!(
+            r#"source "$0"; COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ));
+               _appsweep appsweep "${{COMP_WORDS[-1]}}" "${{COMP_WORDS[-2]}}"; echo "${{COMPREPLY[*]}}""#
+        );
+        let out = hermetic("bash")
+            .arg("-c")
+            .arg(line)
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(complete("appsweep sc"), "scan");
+    assert_eq!(complete("appsweep scan adb --adb"), "--adb-server");
+    assert_eq!(complete("appsweep watch --adb"), "--adb-server");
+    assert!(complete("appsweep devices --").contains("--adb-server"));
+    assert_eq!(code(&run(&["completions", "tcsh"])), 2);
+}
+
+#[test]
+fn every_manual_page_a_page_names_can_be_printed() {
+    let mut todo = vec![String::new()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(page) = todo.pop() {
+        if !seen.insert(page.clone()) {
+            continue;
+        }
+        let mut args = vec!["man"];
+        args.extend(page.split_whitespace());
+        let out = run(&args);
+        assert_eq!(code(&out), 0, "appsweep man {page}: {}", stderr(&out));
+        let roff = String::from_utf8(out.stdout).unwrap();
+        let title = if page.is_empty() {
+            "appsweep".to_string()
+        } else {
+            format!("appsweep-{}", page.replace(' ', "-"))
+        };
+        assert!(roff.contains(&format!(".TH {title} 1 ")), "{roff}");
+        assert!(roff.contains("signatures"), "the page carries --version");
+        // Each `appsweep\-scan\-files(1)` line of SUBCOMMANDS is another page to print.
+        for line in roff.lines() {
+            if let Some(name) = line
+                .strip_prefix("appsweep\\-")
+                .and_then(|l| l.strip_suffix("(1)"))
+            {
+                todo.push(name.replace("\\-", " "));
+            }
+        }
+    }
+    for page in [
+        "scan files",
+        "scan backup",
+        "scan adb",
+        "watch",
+        "outbox flush",
+    ] {
+        assert!(seen.contains(page), "{page} not reached: {seen:?}");
+    }
+    assert_eq!(code(&run(&["man", "scan", "nope"])), 2);
 }

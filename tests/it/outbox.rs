@@ -1,125 +1,17 @@
 //! Hand-off through the durable outbox to a local webhook that fails, times out and drops
 //! connections at random (bounded runs, loopback only).
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use crate::support::cmd::appsweep;
 use crate::support::ipabuild::Ipa;
+use crate::support::webhook::{Receiver, HEALTHY, STALL};
 
 fn ipa(path: &Path, bundle: &str) {
     Ipa::new(bundle).xml().write(path);
-}
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-const HEALTHY: u8 = 0;
-const FLAKY: u8 = 1;
-const STALL: u8 = 2;
-
-/// A webhook receiver: keeps the bodies it acknowledged (2xx) by Idempotency-Key.
-struct Receiver {
-    port: u16,
-    mode: Arc<AtomicU8>,
-    received: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
-    requests: Arc<AtomicU64>,
-    auth: Arc<Mutex<Vec<String>>>,
-}
-
-fn read_request(s: &mut TcpStream) -> Option<(BTreeMap<String, String>, String)> {
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut r = BufReader::new(s.try_clone().ok()?);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        let h = h.trim_end().to_string();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-    }
-    let len: usize = headers.get("content-length")?.parse().ok()?;
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some((headers, String::from_utf8(body).ok()?))
-}
-
-impl Receiver {
-    fn start(seed: u64) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let mode = Arc::new(AtomicU8::new(FLAKY));
-        let received: Arc<Mutex<BTreeMap<String, Vec<String>>>> = Arc::default();
-        let requests = Arc::new(AtomicU64::new(0));
-        let auth: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (m, rcv, req, au) = (
-            mode.clone(),
-            received.clone(),
-            requests.clone(),
-            auth.clone(),
-        );
-        std::thread::spawn(move || {
-            let mut rng = seed;
-            for conn in listener.incoming() {
-                let Ok(mut s) = conn else { continue };
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let roll = rng % 10;
-                let (m, rcv, req, au) = (m.clone(), rcv.clone(), req.clone(), au.clone());
-                std::thread::spawn(move || {
-                    let Some((headers, body)) = read_request(&mut s) else {
-                        return;
-                    };
-                    req.fetch_add(1, Ordering::SeqCst);
-                    if let Some(a) = headers.get("authorization") {
-                        au.lock().unwrap().push(a.clone());
-                    }
-                    let mode = m.load(Ordering::SeqCst);
-                    if mode == STALL {
-                        std::thread::sleep(Duration::from_secs(4));
-                        return;
-                    }
-                    if mode == FLAKY {
-                        match roll {
-                            0..=2 => {
-                                let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
-                                return;
-                            }
-                            3 => {
-                                std::thread::sleep(Duration::from_millis(1500));
-                                return;
-                            }
-                            4 => return, // drop the connection without an answer
-                            _ => {}
-                        }
-                    }
-                    let key = headers.get("idempotency-key").cloned().unwrap_or_default();
-                    rcv.lock().unwrap().entry(key).or_default().push(body);
-                    let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
-                });
-            }
-        });
-        Receiver {
-            port,
-            mode,
-            received,
-            requests,
-            auth,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/hook", self.port)
-    }
 }
 
 fn devices(root: &Path, n: usize) -> Vec<PathBuf> {

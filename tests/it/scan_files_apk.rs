@@ -4,24 +4,11 @@
 //! keys' digests (measured by keytool, not by appsweep).
 
 use crate::support::apkbuild;
-use crate::support::cmd::appsweep;
+use crate::support::cmd::scan_files_json as scan;
 
 use apkbuild::{build_apk, test_keys, tools_available, ApkSpec, Signing};
 use serde_json::Value;
 use std::path::Path;
-
-fn scan(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
-    let out = appsweep()
-        .args(["scan", "files", "--format", "json"])
-        .args(paths)
-        .args(extra)
-        .env("SOURCE_DATE_EPOCH", "1795341600")
-        .output()
-        .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap(), doc)
-}
 
 fn findings(doc: &Value) -> Vec<Value> {
     doc["reports"][0]["findings"].as_array().unwrap().clone()

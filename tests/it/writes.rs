@@ -1,9 +1,11 @@
-//! Writes that fail mid-run (a full disk, a read-only folder) on the real binary: the report
-//! still comes out, the record says what was not written, violations still win the exit code,
-//! and no temporary file is left behind.
+//! Files appsweep writes, on the real binary: the mode a plain create gives, and writes that
+//! fail mid-run (a full disk, a read-only folder): the report still comes out, the record says
+//! what was not written, violations still win the exit code, records already queued are still
+//! sent, and no temporary file is left behind.
 
-use crate::support::cmd::{appsweep_on_small_fs, code, json, stderr, SmallFs};
+use crate::support::cmd::{appsweep_on_small_fs, code, hermetic, json, stderr, SmallFs, APPSWEEP};
 use crate::support::ipabuild::Ipa;
+use crate::support::webhook::Receiver;
 use serde_json::Value;
 use std::path::Path;
 
@@ -82,6 +84,32 @@ fn a_full_out_dir_keeps_the_report_and_the_violation() {
 }
 
 #[test]
+fn records_are_still_sent_when_the_out_dir_is_full() {
+    let root = tempfile::tempdir().unwrap();
+    let (bad, good) = two_devices(root.path());
+    let out_dir = root.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let rx = Receiver::healthy();
+    let out = appsweep_on_small_fs(&out_dir, SmallFs::Full)
+        .args(["scan", "files", &bad, &good, "--format", "json"])
+        .args(["--post", &rx.url(), "--outbox"])
+        .arg(root.path().join("outbox"))
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert_eq!(json(&out)["reports"].as_array().unwrap().len(), 2);
+    assert_eq!(rx.records(), 2, "{err}");
+    // What was sent says its local copy was not written.
+    let sent = rx.received.lock().unwrap().clone();
+    assert!(sent
+        .values()
+        .all(|bodies| bodies[0].contains("the record file could not be written")));
+}
+
+#[test]
 fn a_read_only_outbox_keeps_the_report_and_says_the_record_was_not_queued() {
     let root = tempfile::tempdir().unwrap();
     let (bad, good) = two_devices(root.path());
@@ -123,13 +151,45 @@ fn a_full_disk_under_output_is_an_error_and_leaves_no_temporary_file() {
     let (bad, _) = two_devices(root.path());
     let dir = root.path().join("reports");
     std::fs::create_dir(&dir).unwrap();
+    let rx = Receiver::healthy();
     let out = appsweep_on_small_fs(&dir, SmallFs::Full)
         .args(["scan", "files", &bad, "--format", "json", "--output"])
         .arg(dir.join("report.json"))
+        .args(["--post", &rx.url(), "--outbox"])
+        .arg(root.path().join("outbox"))
         .output()
         .unwrap();
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
     assert!(err.contains("writing the report"), "{err}");
     assert_eq!(left(&err), "", "{err}");
+    assert_eq!(rx.records(), 1, "the queued record is still sent: {err}");
+}
+
+#[test]
+fn report_files_get_the_mode_a_plain_create_gives() {
+    let root = tempfile::tempdir().unwrap();
+    let (bad, _) = two_devices(root.path());
+    let report = root.path().join("report.json");
+    let per_device = root.path().join("devices");
+    let out = hermetic("sh")
+        .args(["-c", r#"umask 027 && exec "$0" "$@""#, APPSWEEP])
+        .args(["scan", "files", &bad, "--format", "json", "--output"])
+        .arg(&report)
+        .arg("--out-dir")
+        .arg(&per_device)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let mode = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&report), 0o640);
+    let one = std::fs::read_dir(&per_device)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(mode(&one.path()), 0o640);
 }

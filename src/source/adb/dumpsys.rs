@@ -9,9 +9,15 @@ use std::collections::BTreeMap;
 use super::parse::{is_package_name, lines};
 
 /// Per-user state of a package in `dumpsys package`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UserState {
     pub installed: bool,
+    /// `enabled=2|3|4` (disabled by the app, the user, or until used): still installed.
+    pub disabled: bool,
+    /// `hidden=true` (hidden by a device admin): still installed.
+    pub hidden: bool,
+    /// Archived (Android 15): the APK is gone, data and icon stay, one tap reinstalls.
+    pub archived: bool,
 }
 
 /// One `Package [name] (hash):` block of `dumpsys package`.
@@ -27,6 +33,9 @@ pub struct DumpsysPackage {
     pub last_update: Option<String>,
     /// `flags=[ SYSTEM ... ]`.
     pub system: bool,
+    /// Split names from `splits=[base, config.arm64_v8a, config.xxhdpi:3]`, without `base`
+    /// and revisions.
+    pub splits: Vec<String>,
     /// `User N: ... installed=true|false`.
     pub users: BTreeMap<u32, UserState>,
 }
@@ -38,6 +47,9 @@ pub struct Dumpsys {
     pub packages: BTreeMap<String, DumpsysPackage>,
     /// Whether a `Packages:` section was seen at all (a truncated or refused dump has none).
     pub saw_packages_section: bool,
+    /// `*** SERVICE 'package' DUMP TIMEOUT (10000ms) EXPIRED ***`: dumpsys stopped the service
+    /// and printed what it had (exit status 0): the dump is cut.
+    pub timed_out: bool,
 }
 
 impl Dumpsys {
@@ -54,19 +66,59 @@ fn indent(line: &str) -> usize {
     line.len() - line.trim_start_matches(' ').len()
 }
 
-/// `dumpsys package` (whole, or for one package). Reads only the top-level `Packages:` section
-/// (the `Queries:` and `Package Changes:` sections also have `User N:` lines that are not
-/// install states).
+/// `User 0: ceDataInode=... installed=true hidden=false ... enabled=0 ...`: the user and its
+/// state; `None` for the deeper `User N:` lines of sub-blocks (no `installed=`).
+fn user_line(rest: &str) -> Option<(u32, UserState)> {
+    let (id, fields) = rest.split_once(':')?;
+    let id = id.trim().parse::<u32>().ok()?;
+    let mut st = UserState::default();
+    let mut seen = false;
+    for f in fields.split_whitespace() {
+        let Some((k, v)) = f.split_once('=') else {
+            continue;
+        };
+        match k {
+            "installed" => {
+                seen = true;
+                st.installed = v == "true";
+            }
+            "hidden" => st.hidden = v == "true",
+            "enabled" => st.disabled = matches!(v, "2" | "3" | "4"),
+            "archived" | "isArchived" => st.archived = v == "true",
+            _ => {}
+        }
+    }
+    seen.then_some((id, st))
+}
+
+/// `splits=[base, config.arm64_v8a, config.xxhdpi:3]` → `config.arm64_v8a`, `config.xxhdpi`.
+fn splits(value: &str) -> Vec<String> {
+    value
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|s| s.trim().split(':').next().unwrap_or("").to_string())
+        .filter(|s| !s.is_empty() && s != "base" && is_package_name(s))
+        .collect()
+}
+
+/// `dumpsys package` (whole, its `packages` section, or one package). Reads only the top-level
+/// `Packages:` section (the `Queries:` and `Package Changes:` sections also have `User N:`
+/// lines that are not install states).
 pub fn parse_dumpsys_package(text: &str) -> Dumpsys {
     let mut out = Dumpsys::default();
     let mut in_section = false;
     let mut current: Option<DumpsysPackage> = None;
+    // The user whose `User N:` line came last (sub-lines such as `archiveState=` follow it).
+    let mut last_user: Option<u32> = None;
     let finish = |cur: &mut Option<DumpsysPackage>, out: &mut Dumpsys| {
         if let Some(p) = cur.take() {
             out.packages.entry(p.name.clone()).or_insert(p);
         }
     };
     for line in lines(text) {
+        if line.contains("DUMP TIMEOUT") {
+            out.timed_out = true;
+        }
         if line.trim().is_empty() {
             continue;
         }
@@ -83,6 +135,7 @@ pub fn parse_dumpsys_package(text: &str) -> Dumpsys {
         }
         if let Some(rest) = t.strip_prefix("Package [") {
             finish(&mut current, &mut out);
+            last_user = None;
             if let Some((name, _)) = rest.split_once(']') {
                 if is_package_name(name) {
                     current = Some(DumpsysPackage {
@@ -97,22 +150,9 @@ pub fn parse_dumpsys_package(text: &str) -> Dumpsys {
             continue;
         };
         if let Some(rest) = t.strip_prefix("User ") {
-            // `User 0: ceDataInode=... installed=true ...`; deeper-indented `User N:` lines
-            // belong to sub-blocks and carry no `installed=`.
-            if let Some((id, fields)) = rest.split_once(':') {
-                if let Ok(id) = id.trim().parse::<u32>() {
-                    if let Some(v) = fields
-                        .split_whitespace()
-                        .find_map(|f| f.strip_prefix("installed="))
-                    {
-                        pkg.users.insert(
-                            id,
-                            UserState {
-                                installed: v == "true",
-                            },
-                        );
-                    }
-                }
+            if let Some((id, st)) = user_line(rest) {
+                pkg.users.insert(id, st);
+                last_user = Some(id);
             }
             continue;
         }
@@ -134,6 +174,12 @@ pub fn parse_dumpsys_package(text: &str) -> Dumpsys {
             "installerPackageName" => pkg.installer = some(value),
             "firstInstallTime" => pkg.first_install = some(value),
             "lastUpdateTime" => pkg.last_update = some(value),
+            "splits" => pkg.splits = splits(value),
+            "archiveState" | "archiveTimeMillis" if some(value).is_some() && value != "0" => {
+                if let Some(st) = last_user.and_then(|u| pkg.users.get_mut(&u)) {
+                    st.archived = true;
+                }
+            }
             "flags" | "pkgFlags"
                 if value
                     .trim_matches(|c| c == '[' || c == ']')
@@ -234,6 +280,38 @@ mod tests {
         assert!(!t.users[&0].installed);
         assert!(t.users[&10].installed);
         assert_eq!(d.users().into_iter().collect::<Vec<_>>(), vec![0, 10]);
+        assert!(!d.timed_out);
+    }
+
+    #[test]
+    fn user_states_splits_and_timeout_table() {
+        let text = "Packages:\n  Package [com.a] (1):\n    codePath=/data/app/~~x==/com.a-y==\n    splits=[base, config.arm64_v8a, config.xxhdpi:3]\n\
+            \x20   User 0: ceDataInode=1 installed=true hidden=false suspended=false stopped=false notLaunched=false enabled=3 instant=false virtual=false\n\
+            \x20   User 10: ceDataInode=2 installed=true hidden=true enabled=0\n\
+            \x20   User 11: ceDataInode=3 installed=true hidden=false enabled=0\n\
+            \x20     archiveState=ArchiveState{mActivityInfos=[], mInstallerTitle=Play Store}\n\
+            \x20   User 12: ceDataInode=4 installed=true hidden=false enabled=0\n\
+            \x20     archiveState=null\n\
+            \x20   User 13: ceDataInode=5 installed=false hidden=false enabled=0\n\
+            *** SERVICE 'package' DUMP TIMEOUT (10000ms) EXPIRED ***\n";
+        let d = parse_dumpsys_package(text);
+        assert!(d.timed_out);
+        let a = &d.packages["com.a"];
+        assert_eq!(a.splits, ["config.arm64_v8a", "config.xxhdpi"]);
+        let st = |installed, disabled, hidden, archived| UserState {
+            installed,
+            disabled,
+            hidden,
+            archived,
+        };
+        let want = [
+            (0, st(true, true, false, false)),
+            (10, st(true, false, true, false)),
+            (11, st(true, false, false, true)),
+            (12, st(true, false, false, false)),
+            (13, st(false, false, false, false)),
+        ];
+        assert_eq!(a.users.clone().into_iter().collect::<Vec<_>>(), want);
     }
 
     proptest::proptest! {

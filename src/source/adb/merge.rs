@@ -5,16 +5,18 @@
 //! - [`coverage`]: which users were listed, and what a user that could not be listed costs (a
 //!   problem, unless dumpsys showed that user's install states);
 //! - [`records`]: one [`AppRecord`] per (package, user), from the listings and dumpsys;
-//! - [`wanted`]: the packages whose APKs are fingerprinted (every non-system app, and every app
-//!   of a user other than 0), with the user to ask `pm path` for;
-//! - [`assign_paths`]: base and split APKs per package, from `pm path`, the listing and dumpsys;
+//! - [`wanted`]: the packages whose APKs are fingerprinted (every installed app that is not a
+//!   system app; not archived apps, which have no APK);
+//! - [`assign_paths`]: base and split APKs per package, from the listing (`pm list packages
+//!   -f`) and dumpsys (code path, split names): no `pm path` per package;
 //! - [`targets`] and [`apply_stats`]: what `stat` (and `sha256sum`) said about the base APKs;
 //! - [`apply_fingerprints`]: certificates and manifest markers into the records.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::cache::Fingerprint;
-use super::dumpsys::Dumpsys;
+use super::caps::local_time_rfc3339;
+use super::dumpsys::{Dumpsys, UserState};
 use super::fingerprint::{FpResults, Target};
 use super::parse::{parse_package_list, pm_failure, PmFailure, PmPackage, StatLine, UserInfo};
 use crate::model::{AppRecord, Problem};
@@ -35,13 +37,15 @@ pub const LIST_LEVELS: [(&str, bool, &str); 4] = [
     ("-f -i", false, "--user"),
 ];
 
-/// The listing command for `user` at flag level `level`; `None` when that level cannot list
-/// this user (without `--user`, only user 0).
-pub fn list_command(level: usize, user: u32) -> Option<String> {
+/// The listing command for `user` at flag level `level`, through `pm` or (where the phone has
+/// it, Android 7+) `cmd package`, which skips the Java VM start `pm` costs before Android 9;
+/// `None` when that level cannot list this user (without `--user`, only user 0).
+pub fn list_command(level: usize, user: u32, via_cmd: bool) -> Option<String> {
     let (flags, with_user, _) = LIST_LEVELS.get(level)?;
+    let pm = if via_cmd { "cmd package" } else { "pm" };
     match (with_user, user) {
-        (true, u) => Some(format!("pm list packages {flags} --user {u} 2>&1")),
-        (false, 0) => Some(format!("pm list packages {flags} 2>&1")),
+        (true, u) => Some(format!("{pm} list packages {flags} --user {u} 2>&1")),
+        (false, 0) => Some(format!("{pm} list packages {flags} 2>&1")),
         (false, _) => None,
     }
 }
@@ -55,15 +59,24 @@ pub enum ListStep {
     Retry(usize),
 }
 
-/// Classifies the output of [`list_command`] at `level` for the user named `name`.
-pub fn list_step(level: usize, name: &str, text: &str, rc: Option<i32>) -> ListStep {
+/// Classifies the output of [`list_command`] at `level` (the scan started at `first`) for the
+/// user named `name`: a note says which flags were dropped after `first`. A listing
+/// without a single package did not read the user (every Android user has system packages): a
+/// locked Private Space or a paused profile lists nothing and exits 0.
+pub fn list_step(level: usize, first: usize, name: &str, text: &str, rc: Option<i32>) -> ListStep {
     match pm_failure(text, rc) {
+        None if parse_package_list(text).packages.is_empty() => ListStep::Done(
+            Listing::Failed(PmFailure::Other(
+                "it listed no package at all (a locked or paused profile)".to_string(),
+            )),
+            None,
+        ),
         None => {
-            let note = (level > 0).then(|| {
+            let note = (level > first).then(|| {
                 let dropped: Vec<&str> = LIST_LEVELS
                     .iter()
                     .take(level + 1)
-                    .skip(1)
+                    .skip(first + 1)
                     .map(|l| l.2)
                     .collect();
                 format!(
@@ -79,6 +92,10 @@ pub fn list_step(level: usize, name: &str, text: &str, rc: Option<i32>) -> ListS
     }
 }
 
+/// The state of a package the phone knows but installed for no user appsweep could read: most
+/// often uninstalled with its data kept (`pm uninstall -k`).
+pub const DATA_KEPT: &str = "installed for no readable user (data kept)";
+
 /// App records by (package, user).
 pub type Apps = BTreeMap<(String, u32), AppRecord>;
 
@@ -91,14 +108,23 @@ pub fn user_name(users: &[UserInfo], id: u32) -> String {
         .unwrap_or_else(|| format!("user {id}"))
 }
 
-/// The users to list: those of `pm list users`, those dumpsys shows, else user 0.
-pub fn user_ids(users: &[UserInfo], dumpsys: &Dumpsys) -> BTreeSet<u32> {
-    let mut ids: BTreeSet<u32> = users.iter().map(|u| u.id).collect();
-    ids.extend(dumpsys.users());
-    if ids.is_empty() {
-        ids.insert(0);
+/// What the person at the phone should do about a user whose apps could not be read.
+pub fn user_hint(user: Option<&UserInfo>, id: u32) -> &'static str {
+    let name = user
+        .map(|u| u.name.to_ascii_lowercase())
+        .unwrap_or_default();
+    let running = user.is_none_or(|u| u.running);
+    if name.contains("private") {
+        "unlock the Private Space on the phone (it stops its apps while locked), then run again"
+    } else if name.contains("secure folder") || id == 150 {
+        "open and unlock Secure Folder on the phone, then run again; if it still refuses, check the apps inside Secure Folder on the phone itself"
+    } else if name.contains("work") || !running {
+        "turn the profile on (unpause work apps) and unlock it, then run again"
+    } else if matches!(id, 95 | 999) || name.contains("dual") || name.contains("second") {
+        "open the cloned apps / second space once so it is running, then run again; if it still refuses, check its apps on the phone"
+    } else {
+        "switch to that user on the phone (or unlock it), then run again"
     }
-    ids
 }
 
 /// What the listings cover.
@@ -137,9 +163,10 @@ pub fn coverage(
                 "{name}: `pm list packages` failed ({why}); its apps were read from dumpsys package"
             ));
         } else {
+            let hint = user_hint(users.iter().find(|x| x.id == *u), *u);
             c.problems.push(Problem::new(
                 format!("user {u}"),
-                format!("apps of {name} could not be listed ({why}), and dumpsys package shows no install state for this user"),
+                format!("apps of {name} could not be listed ({why}), and dumpsys package shows no install state for this user: {hint}"),
             ));
         }
     }
@@ -148,10 +175,16 @@ pub fn coverage(
 
 /// One record per (package, user) listed by `pm`, plus every (package, user) dumpsys shows
 /// installed that no listing had. A package installed for no user at all (uninstalled with its
-/// data kept) keeps one record, not installed, for its first user. Versions, times, installer
-/// and the system flag come from dumpsys when it has the package, else the system flag from
-/// the APK path (outside `/data/`).
-pub fn records(listings: &BTreeMap<u32, Listing>, dumpsys: &Dumpsys) -> Apps {
+/// data kept) keeps one record, not installed, for its first user. Versions, install times
+/// (RFC 3339 with the phone's UTC offset, when known), installer and the system flag come from
+/// dumpsys when it has the package, else the system flag from the APK path (outside `/data/`).
+/// Disabled, hidden and archived states are details; an archived app stays installed (its data
+/// and account stay on the phone and one tap brings it back).
+pub fn records(
+    listings: &BTreeMap<u32, Listing>,
+    dumpsys: &Dumpsys,
+    utc_offset: Option<&str>,
+) -> Apps {
     let mut apps: Apps = BTreeMap::new();
     for (u, l) in listings {
         let Listing::Ok(pkgs) = l else { continue };
@@ -159,7 +192,7 @@ pub fn records(listings: &BTreeMap<u32, Listing>, dumpsys: &Dumpsys) -> Apps {
             let mut a = AppRecord::new(p.name.clone());
             a.user = Some(*u);
             a.add_seen_in("pm_list");
-            a.path = p.path.clone();
+            a.path = p.path.clone().filter(|p| p.starts_with('/'));
             a.version_code = p.version_code.clone();
             a.installer = p.installer.clone();
             if let Some(uid) = p.uid {
@@ -169,21 +202,27 @@ pub fn records(listings: &BTreeMap<u32, Listing>, dumpsys: &Dumpsys) -> Apps {
         }
     }
     for (name, d) in &dumpsys.packages {
-        let installed_anywhere = d.users.values().any(|s| s.installed);
+        let installed_anywhere = d.users.values().any(|s| s.installed || s.archived);
         for (u, state) in &d.users {
             let key = (name.clone(), *u);
+            let present = state.installed || state.archived;
             if let Some(a) = apps.get_mut(&key) {
-                if state.installed {
+                if present {
                     a.add_seen_in("dumpsys");
                 }
+                user_state(a, state);
                 continue;
             }
             let weak = !installed_anywhere && Some(u) == d.users.keys().next();
-            if state.installed || weak {
+            if present || weak {
                 let mut a = AppRecord::new(name.clone());
                 a.user = Some(*u);
-                a.installed = state.installed;
+                a.installed = present;
                 a.add_seen_in("dumpsys");
+                if weak {
+                    a.details.push(("state".to_string(), DATA_KEPT.to_string()));
+                }
+                user_state(&mut a, state);
                 apps.insert(key, a);
             }
         }
@@ -197,8 +236,20 @@ pub fn records(listings: &BTreeMap<u32, Listing>, dumpsys: &Dumpsys) -> Apps {
             if a.installer.is_none() {
                 a.installer = d.installer.clone();
             }
-            a.first_install = d.first_install.clone();
-            a.last_update = d.last_update.clone();
+            for (field, local, key) in [
+                (
+                    &mut a.first_install,
+                    &d.first_install,
+                    "first_install_local",
+                ),
+                (&mut a.last_update, &d.last_update, "last_update_local"),
+            ] {
+                let Some(local) = local else { continue };
+                match utc_offset.and_then(|o| local_time_rfc3339(local, o)) {
+                    Some(t) => *field = Some(t),
+                    None => a.details.push((key.to_string(), local.clone())),
+                }
+            }
             a.system = d.system;
             if let Some(cp) = &d.code_path {
                 a.details.push(("code_path".to_string(), cp.clone()));
@@ -210,67 +261,84 @@ pub fn records(listings: &BTreeMap<u32, Listing>, dumpsys: &Dumpsys) -> Apps {
     apps
 }
 
-/// The packages to fingerprint (installed, and not a system app of user 0), each with the user
-/// to ask `pm path` for: user 0 when it has the app, else a listed user that has it, else
-/// `None` (ask without `--user`).
-pub fn wanted(apps: &Apps, listed_ok: &BTreeSet<u32>) -> BTreeMap<String, Option<u32>> {
-    let mut wanted: BTreeMap<String, Option<u32>> = BTreeMap::new();
-    for ((name, u), a) in apps {
-        if !a.installed || (a.system && *u == 0) {
-            continue;
-        }
-        let ask = listed_ok.contains(u).then_some(*u);
-        let e = wanted.entry(name.clone()).or_insert(ask);
-        if e.is_none() || ask == Some(0) {
-            *e = ask.or(*e);
+fn user_state(a: &mut AppRecord, st: &UserState) {
+    for (on, what) in [
+        (st.archived, "archived"),
+        (st.disabled, "disabled"),
+        (st.hidden, "hidden"),
+    ] {
+        if on {
+            a.details.push(("state".to_string(), what.to_string()));
         }
     }
-    wanted
+    if st.archived {
+        a.installed = true;
+    }
 }
 
-/// Picks each wanted package's base APK (the listed path when `pm path` has it, else the one
-/// named `base.apk`, else the first; without `pm path`, the listed path or dumpsys' code path)
-/// and its splits, and writes them into every record of the package. A package with no path at
-/// all is a problem. Returns the base APK per package.
+/// Whether a record is archived (no APK on the phone, by design).
+pub fn archived(a: &AppRecord) -> bool {
+    a.details
+        .iter()
+        .any(|(k, v)| k == "state" && v == "archived")
+}
+
+/// The packages to fingerprint: installed, not archived (no APK) and not system apps (the
+/// same APK on the system partition for every user).
+pub fn wanted(apps: &Apps) -> BTreeSet<String> {
+    apps.iter()
+        .filter(|(_, a)| a.installed && !archived(a) && !a.system)
+        .map(|((name, _), _)| name.clone())
+        .collect()
+}
+
+/// The base APK of a package that only dumpsys knows: `CODEPATH/base.apk` for an installed
+/// app, `CODEPATH/NAME.apk` for a system app's folder (`/system/app/Foo` → `Foo.apk`).
+fn base_from_code_path(cp: &str) -> String {
+    if cp.ends_with(".apk") {
+        return cp.to_string();
+    }
+    let dir = cp.trim_end_matches('/');
+    if dir.starts_with("/data/") {
+        return format!("{dir}/base.apk");
+    }
+    let last = dir.rsplit('/').next().unwrap_or("base");
+    format!("{dir}/{last}.apk")
+}
+
+/// The base APK of each wanted package (the listed path, else from dumpsys' code path), written
+/// into every record of the package with the split APKs dumpsys names. A package with no path
+/// at all is a problem.
 pub fn assign_paths(
     apps: &mut Apps,
-    wanted: &BTreeMap<String, Option<u32>>,
-    pm_paths: &BTreeMap<String, Vec<String>>,
+    wanted: &BTreeSet<String>,
     dumpsys: &Dumpsys,
 ) -> (BTreeMap<String, String>, Vec<Problem>) {
     let mut base_of = BTreeMap::new();
     let mut problems = Vec::new();
-    for name in wanted.keys() {
+    for name in wanted {
         let range = (name.clone(), 0)..=(name.clone(), u32::MAX);
         let listed = apps.range(range.clone()).find_map(|(_, a)| a.path.clone());
-        let from_dumpsys = dumpsys
-            .packages
-            .get(name)
-            .and_then(|d| d.code_path.clone())
-            .map(|cp| {
-                if cp.ends_with(".apk") {
-                    cp
-                } else {
-                    format!("{cp}/base.apk")
-                }
-            });
-        let paths = pm_paths.get(name).cloned().unwrap_or_default();
-        let base = paths
-            .iter()
-            .find(|p| Some(*p) == listed.as_ref())
-            .or_else(|| paths.iter().find(|p| p.ends_with("/base.apk")))
-            .or_else(|| paths.first())
-            .cloned()
-            .or(listed)
-            .or(from_dumpsys);
+        let d = dumpsys.packages.get(name);
+        let base = listed.or_else(|| {
+            d.and_then(|d| d.code_path.as_deref())
+                .map(base_from_code_path)
+        });
         let Some(base) = base else {
             problems.push(Problem::new(
                 format!("app {name}"),
-                "no APK path found (pm path and dumpsys gave none): not fingerprinted",
+                "no APK path found (the listing and dumpsys gave none): not fingerprinted",
             ));
             continue;
         };
-        let splits: Vec<String> = paths.iter().filter(|p| **p != base).cloned().collect();
+        let splits: Vec<String> = match (d, base.strip_suffix("/base.apk")) {
+            (Some(d), Some(dir)) => d
+                .splits
+                .iter()
+                .map(|s| format!("{dir}/split_{s}.apk"))
+                .collect(),
+            _ => Vec::new(),
+        };
         for (_, a) in apps.range_mut(range) {
             a.path = Some(base.clone());
             a.split_paths = splits.clone();
@@ -451,7 +519,7 @@ mod tests {
     #[test]
     fn records_table() {
         let (_, listings, dumpsys) = sample();
-        let apps = records(&listings, &dumpsys);
+        let apps = records(&listings, &dumpsys, Some("+02:00"));
         // (package, user, installed, system, seen_in, version, first_install)
         type Row<'a> = (
             &'a str,
@@ -489,7 +557,7 @@ mod tests {
                 false,
                 "dumpsys",
                 Some("43.7.3"),
-                Some("2024-05-01 10:00:00"),
+                Some("2024-05-01T10:00:00+02:00"),
             ),
             (
                 "org.fdroid.fdroid",
@@ -533,7 +601,7 @@ mod tests {
     #[test]
     fn without_dumpsys_the_system_flag_comes_from_the_path() {
         let (_, listings, _) = sample();
-        let apps = records(&listings, &Dumpsys::default());
+        let apps = records(&listings, &Dumpsys::default(), None);
         assert!(apps[&("com.android.settings".to_string(), 0)].system);
         assert!(!apps[&("org.fdroid.fdroid".to_string(), 0)].system);
         assert_eq!(apps.len(), 2);
@@ -541,42 +609,27 @@ mod tests {
 
     #[test]
     fn wanted_and_paths() {
-        let (users, listings, dumpsys) = sample();
-        let mut apps = records(&listings, &dumpsys);
-        let c = coverage(&users, &listings, &dumpsys);
-        let w = wanted(&apps, &c.listed_ok);
-        // Settings of user 10 is a system app of a user other than 0: fingerprinted too.
-        assert_eq!(
-            w,
-            BTreeMap::from([
-                ("com.android.settings".to_string(), None),
-                ("com.zhiliaoapp.musically".to_string(), None),
-                ("org.fdroid.fdroid".to_string(), Some(0)),
-            ])
-        );
-        let pm_paths = BTreeMap::from([(
-            "org.fdroid.fdroid".to_string(),
-            vec![
-                "/data/app/~~Qw==/org.fdroid.fdroid-Er==/split_config.en.apk".to_string(),
-                "/data/app/~~Qw==/org.fdroid.fdroid-Er==/base.apk".to_string(),
-            ],
-        )]);
-        let (base_of, problems) = assign_paths(&mut apps, &w, &pm_paths, &dumpsys);
+        let (_, listings, dumpsys) = sample();
+        let mut apps = records(&listings, &dumpsys, None);
+        let w = wanted(&apps);
+        let names: Vec<&str> = w.iter().map(String::as_str).collect();
+        assert_eq!(names, ["com.zhiliaoapp.musically", "org.fdroid.fdroid"]);
+        let (base_of, problems) = assign_paths(&mut apps, &w, &dumpsys);
         assert!(problems.is_empty());
+        // Only dumpsys knows TikTok (user 10 refused): its code path gives the base APK.
         assert_eq!(
             base_of["com.zhiliaoapp.musically"],
             "/data/app/~~AbC==/com.zhiliaoapp.musically-XyZ==/base.apk"
         );
+        assert!(!base_of.contains_key("com.android.settings"));
         assert_eq!(
-            base_of["com.android.settings"],
+            base_from_code_path("/system/priv-app/Settings"),
             "/system/priv-app/Settings/Settings.apk"
         );
-        let f = &apps[&("org.fdroid.fdroid".to_string(), 0)];
         assert_eq!(
-            f.split_paths,
-            ["/data/app/~~Qw==/org.fdroid.fdroid-Er==/split_config.en.apk"]
+            base_from_code_path("/system/app/Foo/"),
+            "/system/app/Foo/Foo.apk"
         );
-
         let stats = BTreeMap::from([(
             base_of["org.fdroid.fdroid"].clone(),
             StatLine {
@@ -587,9 +640,67 @@ mod tests {
         )]);
         let (t, problems) = targets(&base_of, &stats);
         assert_eq!(t.len(), 1);
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems.len(), 1, "{problems:?}");
         apply_stats(&mut apps, &stats, &BTreeMap::new());
         assert_eq!(apps[&("org.fdroid.fdroid".to_string(), 0)].size, Some(10));
+    }
+
+    #[test]
+    fn splits_come_from_dumpsys_and_times_without_offset_stay_local() {
+        let text = "Packages:\n  Package [com.a] (1):\n    codePath=/data/app/~~x==/com.a-y==\n    splits=[base, config.arm64_v8a]\n    firstInstallTime=2024-01-02 03:04:05\n    User 0: ceDataInode=1 installed=true hidden=false enabled=3\n";
+        let d = parse_dumpsys_package(text);
+        let mut apps = records(&BTreeMap::new(), &d, None);
+        let w = wanted(&apps);
+        let (base_of, _) = assign_paths(&mut apps, &w, &d);
+        let a = &apps[&("com.a".to_string(), 0)];
+        assert_eq!(base_of["com.a"], "/data/app/~~x==/com.a-y==/base.apk");
+        assert_eq!(
+            a.split_paths,
+            ["/data/app/~~x==/com.a-y==/split_config.arm64_v8a.apk"]
+        );
+        assert_eq!(a.first_install, None);
+        assert!(a.details.contains(&(
+            "first_install_local".to_string(),
+            "2024-01-02 03:04:05".to_string()
+        )));
+        // Disabled is still installed.
+        assert!(a.installed);
+        assert!(a
+            .details
+            .contains(&("state".to_string(), "disabled".to_string())));
+    }
+
+    #[test]
+    fn archived_and_data_kept_table() {
+        let text = "Packages:\n\
+            \x20 Package [com.zhiliaoapp.musically] (1):\n    codePath=/data/app/com.zhiliaoapp.musically-1\n\
+            \x20   User 0: ceDataInode=1 installed=true hidden=false enabled=0\n      archiveState=ArchiveState{mActivityInfos=[]}\n\
+            \x20 Package [com.ss.android.ugc.trill] (2):\n    codePath=/data/app/com.ss.android.ugc.trill-1\n\
+            \x20   User 0: ceDataInode=2 installed=false hidden=false enabled=0\n\
+            \x20   User 10: ceDataInode=0 installed=false hidden=false enabled=0\n";
+        let d = parse_dumpsys_package(text);
+        let apps = records(&BTreeMap::new(), &d, None);
+        let t = &apps[&("com.zhiliaoapp.musically".to_string(), 0)];
+        assert!(t.installed && archived(t));
+        let k = &apps[&("com.ss.android.ugc.trill".to_string(), 0)];
+        assert!(!k.installed);
+        assert!(k
+            .details
+            .contains(&("state".to_string(), DATA_KEPT.to_string())));
+        assert!(!apps.contains_key(&("com.ss.android.ugc.trill".to_string(), 10)));
+        // Neither has an APK to read.
+        assert!(wanted(&apps).is_empty());
+    }
+
+    #[test]
+    fn hints_for_users_that_refuse() {
+        let users = parse_users("Users:\n\tUserInfo{0:Owner:c13} running\n\tUserInfo{11:Private space:1010}\n\tUserInfo{150:Secure Folder:10061030} running\n\tUserInfo{95:DUAL_APP:20000010} running\n\tUserInfo{10:Work profile:1030}\n");
+        let hint = |id| user_hint(users.iter().find(|u| u.id == id), id);
+        assert!(hint(11).contains("unlock the Private Space"));
+        assert!(hint(150).contains("Secure Folder"));
+        assert!(hint(95).contains("cloned apps"));
+        assert!(hint(999).contains("cloned apps"));
+        assert!(hint(10).contains("work apps"));
     }
 
     #[test]
@@ -606,21 +717,33 @@ mod tests {
         ];
         for (level, text, rc, want) in table {
             assert_eq!(
-                &list_step(*level, "user 0", text, Some(*rc)),
+                &list_step(*level, 0, "user 0", text, Some(*rc)),
                 want,
                 "{level} {text}"
             );
         }
-        let ListStep::Done(_, Some(note)) = list_step(2, "user 0", ok, Some(0)) else {
+        // Started at level 2 by SDK: nothing was dropped, no note.
+        assert!(matches!(
+            list_step(2, 2, "user 0", ok, Some(0)),
+            ListStep::Done(_, None)
+        ));
+        let ListStep::Done(_, Some(note)) = list_step(2, 0, "user 0", ok, Some(0)) else {
             panic!("a note is expected");
         };
         assert_eq!(note, "user 0: `pm list packages` lacks --show-versioncode, -U; listed without (details from dumpsys)");
-        assert_eq!(list_command(3, 10), None);
-        assert_eq!(list_command(3, 0).unwrap(), "pm list packages -f -i 2>&1");
+        assert_eq!(list_command(3, 10, false), None);
         assert_eq!(
-            list_command(0, 10).unwrap(),
-            "pm list packages -f -U -i --show-versioncode --user 10 2>&1"
+            list_command(3, 0, false).unwrap(),
+            "pm list packages -f -i 2>&1"
         );
+        assert_eq!(
+            list_command(0, 10, true).unwrap(),
+            "cmd package list packages -f -U -i --show-versioncode --user 10 2>&1"
+        );
+        assert!(matches!(
+            list_step(0, 0, "user 11", "", Some(0)),
+            ListStep::Done(Listing::Failed(PmFailure::Other(_)), None)
+        ));
     }
 
     #[test]
@@ -629,9 +752,8 @@ mod tests {
         let mut a = AppRecord::new("com.x");
         a.user = Some(0);
         apps.insert(("com.x".to_string(), 0), a);
-        let w = BTreeMap::from([("com.x".to_string(), Some(0))]);
-        let (base_of, problems) =
-            assign_paths(&mut apps, &w, &BTreeMap::new(), &Dumpsys::default());
+        let w = BTreeSet::from(["com.x".to_string()]);
+        let (base_of, problems) = assign_paths(&mut apps, &w, &Dumpsys::default());
         assert!(base_of.is_empty());
         assert_eq!(problems[0].scope, "app com.x");
     }

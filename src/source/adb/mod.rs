@@ -18,9 +18,11 @@
 
 mod batch;
 mod cache;
+mod caps;
 mod device;
 mod dumpsys;
 mod fingerprint;
+mod host;
 mod merge;
 pub mod parse;
 mod transport;
@@ -69,7 +71,7 @@ pub enum AdbError {
         message: String,
     },
     #[error(transparent)]
-    Server(#[from] transport::TransportError),
+    Server(#[from] host::HostError),
     #[error("no Android device is attached to the adb server at {addr} (check the cable, enable USB debugging, and see `adb devices`)")]
     NoDevices { addr: std::net::SocketAddrV4 },
 }
@@ -126,12 +128,13 @@ fn entry_from(line: &parse::DeviceLine) -> DeviceEntry {
 }
 
 /// Connects to the adb server, starting one only when none runs on a loopback address and
-/// `adb` is on PATH (said on stderr).
-fn connect(opts: &AdbOptions) -> Result<std::net::SocketAddrV4, AdbError> {
+/// `adb` is on PATH (said on stderr). Returns its address and the longest request it takes.
+fn connect(opts: &AdbOptions) -> Result<(std::net::SocketAddrV4, usize), AdbError> {
     let addr = transport::resolve_server(opts.server.as_deref()).map_err(AdbError::BadServer)?;
-    let t = Duration::from_secs(10);
+    let t = HOST_TIMEOUT;
+    let running = |v| (addr, transport::server_request_limit(v));
     match transport::check_server(addr, t)? {
-        transport::ServerCheck::Running => Ok(addr),
+        transport::ServerCheck::Running(v) => Ok(running(v)),
         transport::ServerCheck::Refused(_) => {
             let adb = transport::find_adb().ok_or(AdbError::AdbMissing { addr })?;
             eprintln!(
@@ -151,7 +154,7 @@ fn connect(opts: &AdbOptions) -> Result<std::net::SocketAddrV4, AdbError> {
                 });
             }
             match transport::check_server(addr, t)? {
-                transport::ServerCheck::Running => Ok(addr),
+                transport::ServerCheck::Running(v) => Ok(running(v)),
                 transport::ServerCheck::Refused(e) => Err(AdbError::StartServer {
                     addr,
                     message: format!("the server still refuses connections: {e}"),
@@ -161,8 +164,12 @@ fn connect(opts: &AdbOptions) -> Result<std::net::SocketAddrV4, AdbError> {
     }
 }
 
+/// Deadline of one host query (`host:version`, `host:devices-l`), however slowly the server
+/// answers.
+const HOST_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn device_lines(addr: std::net::SocketAddrV4) -> Result<Vec<parse::DeviceLine>, AdbError> {
-    let body = transport::host_query(addr, "host:devices-l", Duration::from_secs(10))?;
+    let body = host::query(addr, "host:devices-l", HOST_TIMEOUT)?;
     let mut lines = parse::parse_devices_l(&body);
     lines.sort_by(|a, b| a.serial.cmp(&b.serial));
     Ok(lines)
@@ -170,14 +177,14 @@ fn device_lines(addr: std::net::SocketAddrV4) -> Result<Vec<parse::DeviceLine>, 
 
 /// Lists attached devices through the adb server.
 pub fn list_devices(opts: &AdbOptions) -> Result<Vec<DeviceEntry>, AdbError> {
-    let addr = connect(opts)?;
+    let (addr, _) = connect(opts)?;
     Ok(device_lines(addr)?.iter().map(entry_from).collect())
 }
 
 /// Scans every selected device concurrently, emitting one inventory per device as it finishes.
 /// With no serials given, every attached device is scanned (never just the first).
 pub fn scan(opts: &AdbOptions, emit: Emit<'_>) -> Result<(), AdbError> {
-    let addr = connect(opts)?;
+    let (addr, server_limit) = connect(opts)?;
     let lines = device_lines(addr)?;
     let mut selected: Vec<DeviceEntry> = Vec::new();
     if opts.serials.is_empty() {
@@ -212,7 +219,9 @@ pub fn scan(opts: &AdbOptions, emit: Emit<'_>) -> Result<(), AdbError> {
             let tag = tag.as_str();
             let spawned = std::thread::Builder::new()
                 .name(format!("scan {}", entry.serial))
-                .spawn_scoped(s, move || emit(device::scan_device(entry, addr, opts, tag)));
+                .spawn_scoped(s, move || {
+                    emit(device::scan_device(entry, addr, opts, tag, server_limit))
+                });
             if let Err(e) = spawned {
                 let mut inv = device::empty_inventory(entry);
                 inv.problems.push(crate::model::Problem::new(

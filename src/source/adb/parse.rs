@@ -9,8 +9,10 @@
 use std::collections::BTreeMap;
 
 // Every text parser of the adb source is reachable from here (for fuzzing).
-pub use super::batch::{decode_base64, split_batch, BatchError, PartOutput};
+pub use super::batch::{split_batch, BatchError, PartOutput};
+pub use super::caps::{local_time_rfc3339, utc_offset};
 pub use super::dumpsys::{parse_dumpsys_package, Dumpsys, DumpsysPackage, UserState};
+pub use super::fingerprint::{decode_base64, decode_od};
 
 /// Lines of `text` without their `\r`.
 pub(super) fn lines(text: &str) -> impl Iterator<Item = &str> {

@@ -1,78 +1,32 @@
-//! The adb layer: the only module that talks to the adb server, and the only one that sees
-//! `adb_client` types.
+//! Devices behind the adb server, through our own host-protocol client ([`super::host`]): every
+//! operation is one connection with one deadline for the whole operation.
 //!
-//! - Device commands (`shell`, sync `RECV`) go through `adb_client`'s server path
-//!   (`ADBServerDevice::new(serial, Some(addr))`, which spawns nothing). Each call runs on its own
-//!   thread under a deadline, because the crate sets no socket timeouts: a phone that stops
-//!   answering would otherwise block the scan forever. A call that misses its deadline is
-//!   abandoned (its socket is closed when the process exits) and reported as a timeout.
-//! - The crate's defects are guarded here and in [`super::batch`]: the exit status it loses on
-//!   the server path is re-read from a sentinel that every command ends with (`echo ..R<i>=$?`),
-//!   and output without the final sentinel (a phone unplugged mid-command, which the crate
-//!   returns as success) is an error, never a short answer.
-//! - Host queries (`host:version`, `host:devices-l`) use a tiny host-protocol client of our own
-//!   with read/write timeouts, because the crate's `ADBServer` runs `adb start-server` on every
-//!   call to a loopback address, behind the user's back. The only time appsweep starts a server
-//!   is when none answers (connection refused) on a loopback address and `adb` is on `PATH`: it
-//!   runs `adb -P PORT start-server` and says so on stderr.
-//! - A host-protocol request is at most `0xffff` bytes (`%04x` length prefix), so a shell
-//!   command line must stay under that; [`MAX_COMMAND`] leaves room for the service prefix.
+//! - Shell commands go over shell protocol v2 (`shell,v2,raw:`: binary-clean, stdout and
+//!   stderr apart, exit status) when the device has the `shell_v2` feature (Android 7+);
+//!   otherwise over `exec:` (raw, binary-clean since Android 5, stderr merged), and only if a
+//!   device refuses `exec:`, over `shell:`, whose pseudo-terminal turns `\n` into `\r\n`
+//!   (undone here for text; binary output needs a text encoding on such a device).
+//! - Requests are never longer than the device and the server accept ([`Limits`]): an adb
+//!   server aborts, dropping every attached phone, on a service request over the device's max
+//!   payload (4 KiB before Android 7), and old servers refuse host requests over 4 KiB or 1 KiB.
+//! - Sync `STAT` (size and mtime without `stat` on the phone) and `RECV` (the whole-file pull of
+//!   last resort) use one sync session each.
 //!
-//! Nothing here writes to a phone: the services used are `shell` (with read-only commands
-//! built by the caller) and sync `RECV` (pull). No `SEND`, no install, no `exec`.
+//! Nothing here writes to a phone: the services used are `shell`/`exec` (with read-only
+//! commands built by the caller) and sync `STAT`/`RECV`. No `SEND`, no install.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, SocketAddrV4, TcpStream, ToSocketAddrs};
-use std::sync::mpsc;
+use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use adb_client::ADBDeviceExt;
+use super::host::{self, HostConn, HostError, MAX_FRAMED};
 
-/// The longest shell command line sent in one request (the host protocol limit is 65535 bytes
-/// including `shell,v2,TERM=...,raw:`).
-pub const MAX_COMMAND: usize = 60_000;
-
-/// Why talking to the adb server or a device failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    #[error("cannot connect to the adb server at {addr}: {source}")]
-    Connect {
-        addr: SocketAddrV4,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("adb server at {addr}: {request}: {source}")]
-    Io {
-        addr: SocketAddrV4,
-        request: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("adb server at {addr} refused {request}: {message}")]
-    Refused {
-        addr: SocketAddrV4,
-        request: String,
-        message: String,
-    },
-    #[error("adb server at {addr}: malformed answer to {request}: {what}")]
-    Protocol {
-        addr: SocketAddrV4,
-        request: String,
-        what: &'static str,
-    },
-    #[error("device {serial}: {what} did not finish within {secs} s")]
-    Timeout {
-        serial: String,
-        what: String,
-        secs: u64,
-    },
-    #[error("device {serial}: {what} failed: {message}")]
-    Device {
-        serial: String,
-        what: String,
-        message: String,
-    },
-}
+/// Largest output kept from one shell command.
+const MAX_OUTPUT: usize = 512 << 20;
+/// Bytes kept free under a request limit (service prefix slack, the OPEN's NUL).
+const SLACK: usize = 64;
+/// Sync requests written before their answers are read.
+const SYNC_WINDOW: usize = 256;
 
 /// Resolves `--adb-server HOST:PORT`, else `ANDROID_ADB_SERVER_PORT`, else 127.0.0.1:5037.
 pub fn resolve_server(server: Option<&str>) -> Result<SocketAddrV4, String> {
@@ -103,91 +57,23 @@ pub fn resolve_server(server: Option<&str>) -> Result<SocketAddrV4, String> {
     Ok(SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port))
 }
 
-/// A host-protocol connection to the adb server with deadlines on every read and write.
-fn host_connect(addr: SocketAddrV4, timeout: Duration) -> Result<TcpStream, TransportError> {
-    let stream = TcpStream::connect_timeout(&SocketAddr::V4(addr), timeout)
-        .map_err(|source| TransportError::Connect { addr, source })?;
-    let io = |source| TransportError::Io {
-        addr,
-        request: "connect".to_string(),
-        source,
-    };
-    stream.set_read_timeout(Some(timeout)).map_err(io)?;
-    stream.set_write_timeout(Some(timeout)).map_err(io)?;
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
-}
-
-/// Sends one host request and reads `OKAY` + `%04x` + body (or `FAIL` + `%04x` + message).
-pub fn host_query(
-    addr: SocketAddrV4,
-    request: &str,
-    timeout: Duration,
-) -> Result<String, TransportError> {
-    let mut s = host_connect(addr, timeout)?;
-    let io = |source| TransportError::Io {
-        addr,
-        request: request.to_string(),
-        source,
-    };
-    let proto = |what| TransportError::Protocol {
-        addr,
-        request: request.to_string(),
-        what,
-    };
-    if request.len() > 0xffff {
-        return Err(proto("request too long"));
-    }
-    s.write_all(format!("{:04x}{request}", request.len()).as_bytes())
-        .map_err(io)?;
-    let mut status = [0u8; 4];
-    s.read_exact(&mut status).map_err(io)?;
-    let body = read_hex_body(&mut s).map_err(|e| match e {
-        HexBodyError::Io(source) => io(source),
-        HexBodyError::BadLength => proto("bad length prefix"),
-    })?;
-    match &status {
-        b"OKAY" => Ok(body),
-        b"FAIL" => Err(TransportError::Refused {
-            addr,
-            request: request.to_string(),
-            message: body,
-        }),
-        _ => Err(proto("status is neither OKAY nor FAIL")),
-    }
-}
-
-enum HexBodyError {
-    Io(std::io::Error),
-    BadLength,
-}
-
-fn read_hex_body(s: &mut TcpStream) -> Result<String, HexBodyError> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).map_err(HexBodyError::Io)?;
-    let len = std::str::from_utf8(&len)
-        .ok()
-        .and_then(|t| usize::from_str_radix(t, 16).ok())
-        .ok_or(HexBodyError::BadLength)?;
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).map_err(HexBodyError::Io)?;
-    Ok(String::from_utf8_lossy(&body).into_owned())
-}
-
 /// Outcome of checking for a running server.
 #[derive(Debug)]
 pub enum ServerCheck {
-    Running,
+    /// A server answered `host:version` with this version (0x29 = 41 for platform-tools 29+).
+    Running(u32),
     /// Nothing listens on a loopback address.
     Refused(std::io::Error),
 }
 
 /// Asks the server its version; distinguishes "no server" (connection refused) from other
 /// failures.
-pub fn check_server(addr: SocketAddrV4, timeout: Duration) -> Result<ServerCheck, TransportError> {
-    match host_query(addr, "host:version", timeout) {
-        Ok(_) => Ok(ServerCheck::Running),
-        Err(TransportError::Connect { source, .. })
+pub fn check_server(addr: SocketAddrV4, timeout: Duration) -> Result<ServerCheck, HostError> {
+    match host::query(addr, "host:version", timeout) {
+        Ok(v) => Ok(ServerCheck::Running(
+            u32::from_str_radix(v.trim(), 16).unwrap_or(0),
+        )),
+        Err(HostError::Connect { source, .. })
             if source.kind() == std::io::ErrorKind::ConnectionRefused
                 && addr.ip().is_loopback() =>
         {
@@ -216,159 +102,427 @@ pub fn start_server(adb: &std::path::Path, port: u16) -> std::io::Result<std::pr
         .status()
 }
 
-/// What a shell command returned. `rc` is not the crate's (which is lost on the server path):
-/// callers read exit statuses from their own sentinels in `stdout`.
+/// The longest host request a server of `version` accepts: platform-tools 28+ (version 40+)
+/// take anything the `%04x` frame holds; servers built from Android 7.0-8.0 sources
+/// (versions 33-39) 4 KiB; older ones 1 KiB.
+pub fn server_request_limit(version: u32) -> usize {
+    match version {
+        0..=32 => 1024,
+        33..=39 => 4096,
+        _ => MAX_FRAMED,
+    }
+}
+
+/// A device's max payload per packet: 4 KiB before Android 7 (and on any device without
+/// `shell_v2`), 256 KiB on Android 7-8.1, 1 MiB from Android 9. `sdk` is `None` until read.
+pub fn device_max_payload(shell_v2: bool, sdk: Option<u32>) -> usize {
+    match (shell_v2, sdk) {
+        (false, _) | (_, None) | (_, Some(0..=23)) => 4096,
+        (true, Some(24..=27)) => 256 << 10,
+        (true, Some(_)) => 1 << 20,
+    }
+}
+
+/// How shell commands reach the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// `shell,v2,raw:`: binary-clean, exit status, stderr apart.
+    ShellV2,
+    /// `exec:`: binary-clean, stderr merged into stdout.
+    Exec,
+    /// `shell:` under a pseudo-terminal: `\r\n` line ends, binary output mangled.
+    Pty,
+}
+
+impl Channel {
+    fn prefix(self) -> &'static str {
+        match self {
+            Channel::ShellV2 => "shell,v2,raw:",
+            Channel::Exec => "exec:",
+            Channel::Pty => "shell:",
+        }
+    }
+
+    /// Whether raw bytes survive the trip.
+    pub fn binary_clean(self) -> bool {
+        !matches!(self, Channel::Pty)
+    }
+}
+
+/// What a shell command returned.
 #[derive(Debug, Default)]
 pub struct ShellOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// Only over shell v2; callers read exit statuses from their own sentinels.
+    pub exit: Option<u8>,
 }
 
 /// Counters for one device: services opened and bytes received.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 pub struct Counters {
-    pub round_trips: u64,
-    pub bytes: u64,
+    round_trips: AtomicU64,
+    bytes: AtomicU64,
 }
 
-/// One device behind the adb server. Every operation opens a fresh connection (the crate's
-/// server path), so one `Device` per thread shares nothing with other devices.
+impl Counters {
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+    fn add(&self, bytes: usize) {
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// One sync `STAT` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncStat {
+    pub mode: u32,
+    pub size: u32,
+    pub mtime: u32,
+}
+
+/// One device behind the adb server. Every operation opens its own connection, so a `Device`
+/// is shared by the threads of one phone's scan (`&self` everywhere).
 #[derive(Debug)]
 pub struct Device {
     pub serial: String,
     addr: SocketAddrV4,
+    /// A [`Channel`] as its index; `exec:` becomes `shell:` when the device refuses it.
+    channel: AtomicU8,
+    /// Longest service request (prefix + command) this device and server take; lowered or
+    /// raised once the SDK level is known.
+    max_request: AtomicUsize,
     pub counters: Counters,
 }
 
-/// A bounded in-memory writer (a pull stops past `limit` bytes).
-struct Bounded {
-    buf: Vec<u8>,
-    limit: usize,
-}
+const CHANNELS: [Channel; 3] = [Channel::ShellV2, Channel::Exec, Channel::Pty];
 
-impl Write for Bounded {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.buf.len().saturating_add(data.len()) > self.limit {
-            return Err(std::io::Error::other("file larger than announced"));
-        }
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
+impl Device {
+    /// A device reached over `channel`, with requests up to `max_request` bytes.
+    pub fn new(serial: &str, addr: SocketAddrV4, channel: Channel, max_request: usize) -> Self {
+        let d = Self {
+            serial: serial.to_string(),
+            addr,
+            channel: AtomicU8::new(0),
+            max_request: AtomicUsize::new(max_request),
+            counters: Counters::default(),
+        };
+        d.set_channel(channel);
+        d
     }
-    fn flush(&mut self) -> std::io::Result<()> {
+
+    pub fn channel(&self) -> Channel {
+        let i = usize::from(self.channel.load(Ordering::SeqCst));
+        CHANNELS.get(i).copied().unwrap_or(Channel::Pty)
+    }
+
+    pub fn set_channel(&self, channel: Channel) {
+        let i = CHANNELS.iter().position(|c| *c == channel).unwrap_or(2);
+        self.channel
+            .store(u8::try_from(i).unwrap_or(2), Ordering::SeqCst);
+    }
+
+    pub fn set_max_request(&self, max_request: usize) {
+        self.max_request.store(max_request, Ordering::SeqCst);
+    }
+
+    fn max_request(&self) -> usize {
+        self.max_request.load(Ordering::SeqCst)
+    }
+
+    /// The longest command line [`Device::shell`] sends.
+    pub fn max_command(&self) -> usize {
+        self.max_request()
+            .saturating_sub(self.channel().prefix().len() + SLACK)
+    }
+
+    /// The device's features, as the server knows them from its banner (no device round trip).
+    pub fn features(&self, timeout: Duration) -> Result<Vec<String>, HostError> {
+        let body = host::query(
+            self.addr,
+            &format!("host-serial:{}:features", self.serial),
+            timeout,
+        )?;
+        Ok(body
+            .trim()
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    fn open(&self, service: &str, what: &str, timeout: Duration) -> Result<HostConn, HostError> {
+        self.counters.round_trips.fetch_add(1, Ordering::Relaxed);
+        host::open_service(self.addr, &self.serial, service, what, timeout)
+    }
+
+    /// Runs one shell command and returns what it printed. A command longer than
+    /// [`Device::max_command`] is refused here, never sent. A device that refuses `exec:` is
+    /// asked over `shell:` from then on.
+    pub fn shell(&self, cmd: &str, timeout: Duration) -> Result<ShellOutput, HostError> {
+        let channel = self.channel();
+        match self.shell_over(channel, cmd, timeout) {
+            Err(HostError::ServiceRefused { .. }) if channel == Channel::Exec => {
+                self.set_channel(Channel::Pty);
+                self.shell_over(Channel::Pty, cmd, timeout)
+            }
+            r => r,
+        }
+    }
+
+    fn shell_over(
+        &self,
+        channel: Channel,
+        cmd: &str,
+        timeout: Duration,
+    ) -> Result<ShellOutput, HostError> {
+        let what = format!(
+            "device {}: shell command ({} bytes)",
+            self.serial,
+            cmd.len()
+        );
+        let service = format!("{}{cmd}", channel.prefix());
+        let limit = self.max_request();
+        if service.len() + SLACK > limit {
+            return Err(HostError::TooLong {
+                addr: self.addr,
+                what,
+                len: service.len(),
+                limit: limit.saturating_sub(SLACK),
+            });
+        }
+        let mut c = self.open(&service, &what, timeout)?;
+        let out = match channel {
+            Channel::ShellV2 => read_v2(&mut c)?,
+            Channel::Exec => ShellOutput {
+                stdout: c.read_to_end(MAX_OUTPUT)?,
+                ..ShellOutput::default()
+            },
+            Channel::Pty => ShellOutput {
+                stdout: undo_pty(&c.read_to_end(MAX_OUTPUT)?),
+                ..ShellOutput::default()
+            },
+        };
+        self.counters.add(out.stdout.len() + out.stderr.len());
+        Ok(out)
+    }
+
+    /// Sync `STAT` of every path, in one sync session: `None` for a path the device says is
+    /// missing (mode 0). Sizes and mtimes are 32-bit in sync v1.
+    pub fn stat_sync(
+        &self,
+        paths: &[&str],
+        timeout: Duration,
+    ) -> Result<Vec<Option<SyncStat>>, HostError> {
+        let what = format!("device {}: sync STAT of {} files", self.serial, paths.len());
+        let mut c = self.open("sync:", &what, timeout)?;
+        let mut out = Vec::with_capacity(paths.len());
+        for window in paths.chunks(SYNC_WINDOW) {
+            let mut req = Vec::new();
+            for p in window {
+                req.extend_from_slice(&sync_request(b"STAT", p));
+            }
+            c.write_all(&req)?;
+            for _ in window {
+                let mut a = [0u8; 16];
+                c.read_exact(&mut a)?;
+                self.counters.add(16);
+                if a.get(..4) != Some(b"STAT") {
+                    return Err(HostError::Protocol {
+                        addr: self.addr,
+                        what: what.clone(),
+                        detail: "sync STAT answer is not STAT",
+                    });
+                }
+                let w = |i: usize| le32(&a, i);
+                let st = SyncStat {
+                    mode: w(4),
+                    size: w(8),
+                    mtime: w(12),
+                };
+                out.push((st.mode != 0).then_some(st));
+            }
+        }
+        let _ = c.write_all(&sync_request(b"QUIT", ""));
+        Ok(out)
+    }
+
+    /// Pulls a whole file with sync `RECV` (the last resort) into memory, checking its length.
+    pub fn pull(
+        &self,
+        path: &str,
+        expected_len: u64,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, HostError> {
+        let mut data = Vec::new();
+        self.pull_with(path, expected_len, timeout, &mut |chunk| {
+            data.extend_from_slice(chunk)
+        })?;
+        Ok(data)
+    }
+
+    /// Streams a whole file over sync `RECV` into `sink`, checking its length.
+    pub fn pull_with(
+        &self,
+        path: &str,
+        expected_len: u64,
+        timeout: Duration,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), HostError> {
+        let what = format!("device {}: pull {path}", self.serial);
+        let proto = |detail| HostError::Protocol {
+            addr: self.addr,
+            what: what.clone(),
+            detail,
+        };
+        let mut c = self.open("sync:", &what, timeout)?;
+        c.write_all(&sync_request(b"RECV", path))?;
+        let mut got = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let mut head = [0u8; 8];
+            c.read_exact(&mut head)?;
+            let len = le32(&head, 4) as usize;
+            match head.get(..4) {
+                Some(b"DATA") => {
+                    if len > buf.len() || got.saturating_add(len as u64) > expected_len {
+                        return Err(proto("file larger than announced"));
+                    }
+                    let chunk = buf.get_mut(..len).unwrap_or_default();
+                    c.read_exact(chunk)?;
+                    sink(chunk);
+                    got += len as u64;
+                    self.counters.add(len + 8);
+                }
+                Some(b"DONE") => break,
+                Some(b"FAIL") => {
+                    let mut msg = vec![0u8; len.min(4096)];
+                    c.read_exact(&mut msg)?;
+                    return Err(HostError::Refused {
+                        addr: self.addr,
+                        what,
+                        message: String::from_utf8_lossy(&msg).into_owned(),
+                    });
+                }
+                _ => return Err(proto("unexpected sync answer")),
+            }
+        }
+        let _ = c.write_all(&sync_request(b"QUIT", ""));
+        if got != expected_len {
+            return Err(proto("file shorter than announced (truncated)"));
+        }
         Ok(())
     }
 }
 
-impl Device {
-    pub fn new(serial: &str, addr: SocketAddrV4) -> Self {
-        Self {
-            serial: serial.to_string(),
-            addr,
-            counters: Counters::default(),
-        }
+fn le32(b: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    for (i, x) in w.iter_mut().enumerate() {
+        *x = b.get(at + i).copied().unwrap_or(0);
     }
+    u32::from_le_bytes(w)
+}
 
-    /// Runs `f` on a fresh crate device in its own thread, waiting at most `timeout`.
-    fn with_deadline<T: Send + 'static>(
-        &self,
-        what: &str,
-        timeout: Duration,
-        f: impl FnOnce(&mut adb_client::server_device::ADBServerDevice) -> T + Send + 'static,
-    ) -> Result<T, TransportError> {
-        let (tx, rx) = mpsc::channel();
-        let serial = self.serial.clone();
-        let addr = self.addr;
-        let spawned = std::thread::Builder::new()
-            .name(format!("adb {serial}"))
-            .spawn(move || {
-                let mut dev = adb_client::server_device::ADBServerDevice::new(serial, Some(addr));
-                let _ = tx.send(f(&mut dev));
-            });
-        if let Err(e) = spawned {
-            return Err(TransportError::Device {
-                serial: self.serial.clone(),
-                what: what.to_string(),
-                message: format!("cannot start a thread: {e}"),
-            });
-        }
-        match rx.recv_timeout(timeout) {
-            Ok(v) => Ok(v),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(TransportError::Timeout {
-                serial: self.serial.clone(),
-                what: what.to_string(),
-                secs: timeout.as_secs(),
-            }),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(TransportError::Device {
-                serial: self.serial.clone(),
-                what: what.to_string(),
-                message: "the adb worker stopped without an answer".to_string(),
-            }),
-        }
-    }
+fn sync_request(id: &[u8; 4], path: &str) -> Vec<u8> {
+    let mut r = Vec::with_capacity(8 + path.len());
+    r.extend_from_slice(id);
+    r.extend_from_slice(&u32::try_from(path.len()).unwrap_or(0).to_le_bytes());
+    r.extend_from_slice(path.as_bytes());
+    r
+}
 
-    /// Runs one shell command (shell v2 when the device has it) and returns what it printed.
-    /// A crate error is an error; a short answer is detected by the caller's sentinels.
-    pub fn shell(&mut self, cmd: &str, timeout: Duration) -> Result<ShellOutput, TransportError> {
-        let what = format!("shell command ({} bytes)", cmd.len());
-        if cmd.len() > MAX_COMMAND {
-            return Err(TransportError::Device {
-                serial: self.serial.clone(),
-                what,
-                message: "command line too long".to_string(),
+/// Reads shell v2 frames (`[id u8][len u32 LE][bytes]`: 1 stdout, 2 stderr, 3 exit) until the
+/// exit frame or the end of the stream.
+fn read_v2(c: &mut HostConn) -> Result<ShellOutput, HostError> {
+    let mut out = ShellOutput::default();
+    loop {
+        let mut head = [0u8; 5];
+        let mut got = 0usize;
+        while got < head.len() {
+            let n = c.read(head.get_mut(got..).unwrap_or_default())?;
+            if n == 0 {
+                // Closed without an exit frame (a device lost mid-command): the caller's
+                // sentinels tell a complete answer from a cut one.
+                return Ok(out);
+            }
+            got += n;
+        }
+        let len = le32(&head, 1) as usize;
+        if out
+            .stdout
+            .len()
+            .saturating_add(out.stderr.len())
+            .saturating_add(len)
+            > MAX_OUTPUT
+        {
+            return Err(HostError::Protocol {
+                addr: c.addr(),
+                what: "shell v2".to_string(),
+                detail: "output over the size limit",
             });
         }
-        self.counters.round_trips += 1;
-        let owned = cmd.to_string();
-        let result = self.with_deadline(&what, timeout, move |dev| {
-            let mut out = Vec::new();
-            let mut err = Vec::new();
-            let r = dev.shell_command(&owned, Some(&mut out), Some(&mut err));
-            (r.map(|_| ()).map_err(|e| e.to_string()), out, err)
-        })?;
-        let (r, stdout, stderr) = result;
-        self.counters.bytes += (stdout.len() + stderr.len()) as u64;
-        match r {
-            Ok(()) => Ok(ShellOutput { stdout, stderr }),
-            Err(message) => Err(TransportError::Device {
-                serial: self.serial.clone(),
-                what,
-                message,
-            }),
+        let mut data = vec![0u8; len];
+        c.read_exact(&mut data)?;
+        match head.first() {
+            Some(1) => out.stdout.extend_from_slice(&data),
+            Some(2) => out.stderr.extend_from_slice(&data),
+            Some(3) => {
+                out.exit = data.first().copied();
+                return Ok(out);
+            }
+            _ => {}
         }
     }
+}
 
-    /// Pulls a whole file with sync `RECV` (the last resort), checking its length.
-    pub fn pull(
-        &mut self,
-        path: &str,
-        expected_len: u64,
-        timeout: Duration,
-    ) -> Result<Vec<u8>, TransportError> {
-        let what = format!("pull {path}");
-        let limit = usize::try_from(expected_len).unwrap_or(usize::MAX);
-        self.counters.round_trips += 1;
-        let owned = path.to_string();
-        let (r, data) = self.with_deadline(&what, timeout, move |dev| {
-            let mut w = Bounded {
-                buf: Vec::new(),
-                limit,
-            };
-            let r = dev.pull(&owned, &mut w).map_err(|e| e.to_string());
-            (r, w.buf)
-        })?;
-        self.counters.bytes += data.len() as u64;
-        let err = |message: String| TransportError::Device {
-            serial: self.serial.clone(),
-            what: what.clone(),
-            message,
-        };
-        r.map_err(err)?;
-        if data.len() as u64 != expected_len {
-            return Err(err(format!(
-                "received {} bytes of {expected_len} (truncated)",
-                data.len()
-            )));
+/// Undoes a pseudo-terminal's `\n` → `\r\n`.
+fn undo_pty(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0usize;
+    while let Some(&b) = data.get(i) {
+        if b == b'\r' && data.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
         }
-        Ok(data)
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_by_server_version_and_device() {
+        assert_eq!(server_request_limit(0x29), MAX_FRAMED);
+        assert_eq!(server_request_limit(39), 4096);
+        assert_eq!(server_request_limit(31), 1024);
+        assert_eq!(device_max_payload(false, Some(34)), 4096);
+        assert_eq!(device_max_payload(true, None), 4096);
+        assert_eq!(device_max_payload(true, Some(23)), 4096);
+        assert_eq!(device_max_payload(true, Some(25)), 256 << 10);
+        assert_eq!(device_max_payload(true, Some(28)), 1 << 20);
+    }
+
+    #[test]
+    fn pty_line_ends_are_undone() {
+        assert_eq!(undo_pty(b"a\r\nb\r\n\r\r\nc\r"), b"a\nb\n\r\nc\r");
+    }
+
+    #[test]
+    fn commands_longer_than_the_limit_are_never_sent() {
+        // Nothing listens on this address: a refused request must fail before connecting.
+        let addr = SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9);
+        let d = Device::new("x", addr, Channel::Exec, 4096);
+        let cmd = "e".repeat(d.max_command() + 1);
+        let e = d.shell(&cmd, Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(e, HostError::TooLong { .. }), "{e}");
+        assert_eq!(d.counters.round_trips(), 0);
     }
 }

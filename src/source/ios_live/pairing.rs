@@ -15,7 +15,7 @@ use super::lockdown::{Lockdown, LockdownError};
 use super::pair_record::{self, PairRecord};
 use super::usbmux::{MuxDevice, Usbmux};
 use super::wire;
-use crate::report::sanitize;
+use crate::report::message;
 
 /// Why pairing did not happen, with what the user must do.
 #[derive(Debug, thiserror::Error)]
@@ -130,11 +130,11 @@ pub fn pair(
             Err(e) => match e.device_error() {
                 Some("PairingDialogResponsePending") => {
                     if !asked {
-                        eprintln!(
-                            "appsweep: {}: unlock the iPhone and tap Trust to pair it with this computer (waiting up to {} s)",
-                            sanitize(&device.udid),
+                        message(&format!(
+                            "{}: unlock the iPhone and tap Trust to pair it with this computer (waiting up to {} s)",
+                            device.udid,
                             wait.as_secs()
-                        );
+                        ));
                         asked = true;
                     }
                     if Instant::now() >= deadline {
@@ -157,10 +157,10 @@ pub fn pair(
         .map_err(|e| PairError::Failed(e.to_string()))?;
     mux.save_pair_record(&device.udid, device.device_id, bytes.clone())
         .map_err(|e| PairError::NotSaved(e.to_string()))?;
-    eprintln!(
-        "appsweep: {}: paired; usbmuxd keeps the pair record",
-        sanitize(&device.udid)
-    );
+    message(&format!(
+        "{}: paired; usbmuxd keeps the pair record",
+        device.udid
+    ));
     pair_record::parse(&bytes).map_err(|e| PairError::Failed(e.to_string()))
 }
 

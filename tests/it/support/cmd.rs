@@ -68,6 +68,18 @@ pub fn json(o: &Output) -> Value {
     })
 }
 
+/// `appsweep scan files --format json PATHS... EXTRA...`: the exit code and the report document
+/// (a panic showing stderr when stdout is not JSON).
+pub fn scan_files_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
+    let out = appsweep()
+        .args(["scan", "files", "--format", "json"])
+        .args(paths)
+        .args(extra)
+        .output()
+        .unwrap();
+    (code(&out), json(&out))
+}
+
 /// stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -9,3 +9,4 @@ pub mod fakeiphone;
 pub mod fakephone;
 pub mod ipabuild;
 pub mod phones;
+pub mod webhook;

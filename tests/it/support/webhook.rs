@@ -1,0 +1,132 @@
+//! A webhook receiver on loopback for tests of `--post`: healthy, flaky (answers 500, stalls or
+//! drops the connection at random, from a seed) or stalled; it keeps the bodies it acknowledged
+//! (2xx) by `Idempotency-Key`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const HEALTHY: u8 = 0;
+pub const FLAKY: u8 = 1;
+pub const STALL: u8 = 2;
+
+/// A webhook on `127.0.0.1`, answering until the test process ends.
+pub struct Receiver {
+    port: u16,
+    /// [`HEALTHY`], [`FLAKY`] (the start) or [`STALL`].
+    pub mode: Arc<AtomicU8>,
+    /// Bodies acknowledged, by idempotency key.
+    pub received: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
+    /// Requests read, whatever the answer.
+    pub requests: Arc<AtomicU64>,
+    /// `Authorization` headers seen.
+    pub auth: Arc<Mutex<Vec<String>>>,
+}
+
+fn read_request(s: &mut TcpStream) -> Option<(BTreeMap<String, String>, String)> {
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut r = BufReader::new(s.try_clone().ok()?);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end().to_string();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+    }
+    let len: usize = headers.get("content-length")?.parse().ok()?;
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some((headers, String::from_utf8(body).ok()?))
+}
+
+impl Receiver {
+    /// A flaky receiver whose failures follow `seed`.
+    pub fn start(seed: u64) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mode = Arc::new(AtomicU8::new(FLAKY));
+        let received: Arc<Mutex<BTreeMap<String, Vec<String>>>> = Arc::default();
+        let requests = Arc::new(AtomicU64::new(0));
+        let auth: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (m, rcv, req, au) = (
+            mode.clone(),
+            received.clone(),
+            requests.clone(),
+            auth.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut rng = seed;
+            for conn in listener.incoming() {
+                let Ok(mut s) = conn else { continue };
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let roll = rng % 10;
+                let (m, rcv, req, au) = (m.clone(), rcv.clone(), req.clone(), au.clone());
+                std::thread::spawn(move || {
+                    let Some((headers, body)) = read_request(&mut s) else {
+                        return;
+                    };
+                    req.fetch_add(1, Ordering::SeqCst);
+                    if let Some(a) = headers.get("authorization") {
+                        au.lock().unwrap().push(a.clone());
+                    }
+                    let mode = m.load(Ordering::SeqCst);
+                    if mode == STALL {
+                        std::thread::sleep(Duration::from_secs(4));
+                        return;
+                    }
+                    if mode == FLAKY {
+                        match roll {
+                            0..=2 => {
+                                let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+                                return;
+                            }
+                            3 => {
+                                std::thread::sleep(Duration::from_millis(1500));
+                                return;
+                            }
+                            4 => return, // drop the connection without an answer
+                            _ => {}
+                        }
+                    }
+                    let key = headers.get("idempotency-key").cloned().unwrap_or_default();
+                    rcv.lock().unwrap().entry(key).or_default().push(body);
+                    let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+                });
+            }
+        });
+        Receiver {
+            port,
+            mode,
+            received,
+            requests,
+            auth,
+        }
+    }
+
+    /// A receiver that acknowledges every request.
+    pub fn healthy() -> Receiver {
+        let rx = Receiver::start(0);
+        rx.mode.store(HEALTHY, Ordering::SeqCst);
+        rx
+    }
+
+    /// Records acknowledged so far (one per idempotency key).
+    pub fn records(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+}
