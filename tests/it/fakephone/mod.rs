@@ -525,3 +525,15 @@ pub(super) fn sdk_phone(
     sc["costs"]["scale"] = 0.into();
     FakePhone::spawn(server, sc)
 }
+
+/// Runs `cmd; echo rc=$?` on the phone and returns (output with `\r\n` undone, status): the
+/// same on pty phones (no exit status, stderr merged) and shell v2 ones. Give `cmd` a `2>&1`
+/// to see its stderr on both.
+pub(super) fn run(server: &AdbServer, phone: &FakePhone, cmd: &str) -> (String, u32) {
+    let out = stdout(&server.shell(&phone.serial(), &format!("{cmd}; echo rc=$?")));
+    let out = out.replace("\r\n", "\n");
+    let (text, rc) = out
+        .rsplit_once("rc=")
+        .unwrap_or_else(|| panic!("no rc in {out:?}"));
+    (text.to_string(), rc.trim().parse().unwrap())
+}

@@ -1,18 +1,8 @@
 //! `pm` and `cmd package` per Android version: options, output lines and error forms.
 
-use super::{sdk_phone, setup, stderr, stdout, Files};
-use crate::support::fakephone::{AdbServer, FakePhone};
+use super::{run, sdk_phone, setup, stderr, stdout, Files};
+use crate::support::fakephone::AdbServer;
 use crate::support::phones::{code_dir, tiktok_base, Place, CLEAN_APP, TIKTOK};
-
-/// `cmd; echo rc=$?` → (output with `\r\n` undone, status), for pty and shell_v2 phones alike.
-fn run(server: &AdbServer, phone: &FakePhone, cmd: &str) -> (String, u32) {
-    let out = stdout(&server.shell(&phone.serial(), &format!("{cmd}; echo rc=$?")));
-    let out = out.replace("\r\n", "\n");
-    let (text, rc) = out
-        .rsplit_once("rc=")
-        .unwrap_or_else(|| panic!("no rc in {out:?}"));
-    (text.to_string(), rc.trim().parse().unwrap())
-}
 
 fn clean_base(sdk: u32) -> String {
     format!("{}/base.apk", code_dir(sdk, CLEAN_APP, "c2"))

@@ -1,20 +1,9 @@
 //! The phone's tools per Android version: present or absent, their options and messages.
 
-use super::{decode_b64, sdk_phone, setup, sha256_hex, stdout};
-use crate::support::fakephone::{AdbServer, FakePhone};
+use super::{decode_b64, run, sdk_phone, setup, sha256_hex};
+use crate::support::fakephone::FakePhone;
 use crate::support::phones::{tiktok_base, Place};
 use sha1::Digest;
-
-/// Runs `cmd; echo rc=$?` and returns (output with `\r\n` undone, exit status). Works alike
-/// under the pty of old phones (stderr merged) when `cmd` ends with `2>&1`.
-fn run(server: &AdbServer, phone: &FakePhone, cmd: &str) -> (String, u32) {
-    let out = stdout(&server.shell(&phone.serial(), &format!("{cmd}; echo rc=$?")));
-    let out = out.replace("\r\n", "\n");
-    let (text, rc) = out
-        .rsplit_once("rc=")
-        .unwrap_or_else(|| panic!("no rc in {out:?}"));
-    (text.to_string(), rc.trim().parse().unwrap())
-}
 
 fn not_found(sdk: u32, tool: &str) -> String {
     if sdk >= 24 {

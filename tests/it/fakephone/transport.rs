@@ -214,6 +214,13 @@ fn cnxn_announces_the_version_max_payload_and_an_oversized_packet_is_dropped() {
             Some(want) => assert!(banner.ends_with(want), "SDK {sdk}: {banner}"),
             None => assert!(!banner.contains("features"), "SDK {sdk}: {banner}"),
         }
+        if sdk <= 23 {
+            // No shell protocol before Android 7: `shell,v2,...:` is an unknown service.
+            sock.write_all(&packet(b"OPEN", 5, 0, b"shell,v2,raw:echo hi\0"))
+                .unwrap();
+            let (cmd, _, remote, _) = read_packet(&mut sock).expect("CLSE");
+            assert_eq!((&cmd, remote), (b"CLSE", 5), "SDK {sdk}");
+        }
         // A service string of exactly the max payload is taken.
         let mut name = b"exec:echo ".to_vec();
         name.resize(max as usize - 1, b'a');
