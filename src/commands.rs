@@ -3,8 +3,8 @@
 //! the exit outcome.
 
 use crate::cli::{
-    AdbScanArgs, BackupArgs, Cli, Command, DevicesArgs, FilesArgs, IosScanArgs, OutboxCommand,
-    ScanTarget, SigCommand, WatchArgs,
+    AdbScanArgs, BackupArgs, CacheArgs, Cli, Command, DevicesArgs, FilesArgs, IosScanArgs,
+    OutboxCommand, ScanTarget, SigCommand, WatchArgs,
 };
 use crate::config::{self, ScanConfig};
 use crate::exit::Outcome;
@@ -71,15 +71,6 @@ fn stdout() -> Box<dyn Write + Send> {
     Box::new(std::io::stdout())
 }
 
-fn adb_options(server: Option<String>, no_cache: bool, hash: files::HashMode) -> adb::AdbOptions {
-    adb::AdbOptions {
-        server,
-        hash_all: hash == files::HashMode::All,
-        cache_dir: config::cache_dir(no_cache),
-        ..adb::AdbOptions::default()
-    }
-}
-
 /// `scan files`.
 fn scan_files(a: FilesArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
@@ -111,7 +102,7 @@ fn scan_adb(a: AdbScanArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
     let opts = adb::AdbOptions {
         serials: a.serial,
-        ..adb_options(a.adb.adb_server, a.cache.no_cache, a.scan.hash)
+        ..config::adb_options(&a.adb, &a.cache, a.scan.hash)
     };
     pipeline::run(&cfg, stdout(), |emit| {
         adb::scan(&opts, emit).context("scanning over adb")
@@ -137,7 +128,7 @@ fn scan_ios(a: IosScanArgs, style: Style, quiet: bool) -> Result<Outcome> {
 fn watch(a: WatchArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let mut cfg = ScanConfig::new(&a.scan, style, quiet, Format::Jsonl)?;
     cfg.post_each = true;
-    let opts = adb_options(a.adb.adb_server, a.cache.no_cache, a.scan.hash);
+    let opts = config::adb_options(&a.adb, &a.cache, a.scan.hash);
     let ios = ios_live::IosOptions {
         pair: a.ios.pair,
         ..ios_live::IosOptions::default()
@@ -175,10 +166,9 @@ fn outbox_cmd(command: OutboxCommand) -> Result<Outcome> {
 /// not ready to scan. A source that cannot be asked is said on stderr; both failing is an error.
 /// usbmuxd missing at its default place is not mentioned (nothing Apple is installed).
 fn devices(a: DevicesArgs) -> Result<Outcome> {
-    let opts = adb::AdbOptions {
-        server: a.adb.adb_server,
-        ..adb::AdbOptions::default()
-    };
+    // Listing reads no fingerprints: no cache.
+    let no_cache = CacheArgs { no_cache: true };
+    let opts = config::adb_options(&a.adb, &no_cache, files::HashMode::None);
     let android = adb::list_devices(&opts);
     let iphones = ios_live::list_devices(&ios_live::IosOptions::default());
     let mux_asked = std::env::var_os(ios_live::ENV_ADDRESS).is_some();

@@ -2,12 +2,13 @@
 //! the signature set and policy, cache and outbox folders, and secrets read from their files
 //! (never from the command line), each with its limit.
 
-use crate::cli::{ColorChoice, PostArgs, ScanArgs};
+use crate::cli::{AdbServerArgs, CacheArgs, ColorChoice, PostArgs, ScanArgs};
 use crate::input::{read_capped, PASSWORD_MAX, TOKEN_MAX};
 use crate::outbox::{self, Delivery};
 use crate::policy::Policy;
 use crate::report::{Format, Style};
 use crate::signatures::SignatureSet;
+use crate::source::adb;
 use crate::source::files::HashMode;
 use anyhow::{bail, Context as _, Result};
 use std::collections::BTreeSet;
@@ -42,6 +43,17 @@ pub fn cache_dir(no_cache: bool) -> Option<PathBuf> {
         return None;
     }
     crate::source::adb::default_cache_dir()
+}
+
+/// How to reach the adb server and its phones: `--adb-server`, the fingerprint cache (none with
+/// `--no-cache`), whether every app is hashed.
+pub fn adb_options(server: &AdbServerArgs, cache: &CacheArgs, hash: HashMode) -> adb::AdbOptions {
+    adb::AdbOptions {
+        server: server.adb_server.clone(),
+        hash_all: hash == HashMode::All,
+        cache_dir: cache_dir(cache.no_cache),
+        ..adb::AdbOptions::default()
+    }
 }
 
 /// The backup password: `--password-file` (one trailing newline dropped) or
@@ -139,5 +151,70 @@ impl ScanConfig {
             delivery,
             post_each: false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_file_loses_one_line_end_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        for (text, want) in [
+            ("s3cret\n", "s3cret"),
+            ("s3cret\r\n", "s3cret"),
+            (" spaced pw \n\n", " spaced pw \n"),
+            ("", ""),
+        ] {
+            std::fs::write(&f, text).unwrap();
+            assert_eq!(backup_password(Some(&f)).unwrap().as_deref(), Some(want));
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secrets_are_read_with_a_limit() {
+        let err = backup_password(Some(Path::new("/dev/zero"))).unwrap_err();
+        assert!(format!("{err:#}").contains("limit"), "{err:#}");
+        let post = PostArgs {
+            post: Some("http://127.0.0.1:9/x".into()),
+            outbox: Some("outbox".into()),
+            post_token_file: Some("/dev/zero".into()),
+            post_timeout: 0,
+        };
+        let err = delivery(&post).unwrap_err();
+        assert!(format!("{err:#}").contains("token file"), "{err:#}");
+    }
+
+    #[test]
+    fn a_token_is_trimmed_and_the_timeout_is_at_least_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("token");
+        std::fs::write(&f, "  abc.def \n").unwrap();
+        let post = PostArgs {
+            post: None,
+            outbox: Some(dir.path().join("outbox")),
+            post_token_file: Some(f),
+            post_timeout: 0,
+        };
+        let d = delivery(&post).unwrap();
+        assert_eq!(d.token.as_deref(), Some("abc.def"));
+        assert_eq!(d.timeout, std::time::Duration::from_secs(1));
+        assert_eq!(d.outbox, dir.path().join("outbox"));
+    }
+
+    #[test]
+    fn adb_options_follow_the_flags() {
+        let server = AdbServerArgs {
+            adb_server: Some("10.0.0.2:5037".into()),
+        };
+        let o = adb_options(&server, &CacheArgs { no_cache: true }, HashMode::All);
+        assert_eq!(o.server.as_deref(), Some("10.0.0.2:5037"));
+        assert!(o.hash_all);
+        assert!(o.cache_dir.is_none());
+        let o = adb_options(&server, &CacheArgs { no_cache: true }, HashMode::Flagged);
+        assert!(!o.hash_all);
     }
 }

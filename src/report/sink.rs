@@ -169,3 +169,15 @@ pub fn file_stem(device_id: &str) -> String {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_safe() {
+        assert_eq!(file_stem("127.0.0.1:5555"), "127.0.0.1_5555");
+        assert_eq!(file_stem("../etc/passwd"), "_etc_passwd");
+        assert_eq!(file_stem(""), "device");
+    }
+}

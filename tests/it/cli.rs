@@ -5,7 +5,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::support::cmd::{appsweep, code, hermetic, json, run, scan_files_json as scan, stderr};
+use crate::support::cmd::{
+    code, evidence, hermetic, json, jsonl, run, scan_files, scan_files_json as scan, stderr,
+};
 use crate::support::ipabuild::Ipa;
 
 fn ipa(dir: &Path, name: &str, bundle: &str, item_id: Option<u64>) -> PathBuf {
@@ -64,12 +66,7 @@ fn tiktok_ipa_is_a_violation_with_exit_1_and_valid_schema() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0]["signature"], "tiktok.global");
     assert_eq!(f[0]["disposition"], "violation");
-    let kinds: Vec<&str> = f[0]["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = evidence(&f[0], "kind");
     assert!(
         kinds.contains(&"bundle_id") && kinds.contains(&"app_store_id"),
         "{kinds:?}"
@@ -89,10 +86,9 @@ fn tiktok_ipa_is_a_violation_with_exit_1_and_valid_schema() {
 fn app_store_id_alone_identifies_a_renamed_bundle() {
     let dir = tempfile::tempdir().unwrap();
     let p = ipa(dir.path(), "x.ipa", "com.example.renamed", Some(835599320));
-    let out = run(&["scan", "files", p.to_str().unwrap(), "--format", "jsonl"]);
+    let out = scan_files("jsonl", &[&p], &[]);
     assert_eq!(code(&out), 1);
-    let line: Value =
-        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let line = jsonl(&out).remove(0);
     assert_valid_report(&line);
     assert_eq!(line["findings"][0]["signature"], "tiktok.global");
 }
@@ -151,17 +147,16 @@ fn output_file_and_out_dir_are_written() {
     ipa(&data, "t.ipa", "com.zhiliaoapp.musically", None);
     let report = dir.path().join("report.json");
     let per_device = dir.path().join("devices");
-    let out = run(&[
-        "scan",
-        "files",
-        data.to_str().unwrap(),
-        "--format",
+    let out = scan_files(
         "json",
-        "--output",
-        report.to_str().unwrap(),
-        "--out-dir",
-        per_device.to_str().unwrap(),
-    ]);
+        &[&data],
+        &[
+            "--output",
+            report.to_str().unwrap(),
+            "--out-dir",
+            per_device.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code(&out), 1);
     assert!(
         out.stdout.is_empty(),
@@ -191,23 +186,10 @@ fn parallel_equals_sequential_and_reruns_are_identical() {
         };
         ipa(dir.path(), &format!("app{i:02}.ipa"), &bundle, None);
     }
-    let args = |t: &str| -> Vec<String> {
-        [
-            "scan",
-            "files",
-            dir.path().to_str().unwrap(),
-            "--format",
-            "json",
-            "--threads",
-            t,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let one = appsweep().args(args("1")).output().unwrap();
-    let two = appsweep().args(args("2")).output().unwrap();
-    let again = appsweep().args(args("2")).output().unwrap();
+    let threads = |t: &str| scan_files("json", &[dir.path()], &["--threads", t]);
+    let one = threads("1");
+    let two = threads("2");
+    let again = threads("2");
     assert_eq!(code(&one), 1);
     // Each run is a new record (its own record id); everything else but the measured duration
     // is identical, finding ids included.
@@ -258,13 +240,7 @@ fn policy_file_changes_dispositions_and_rejects_typos() {
         "name = \"x\"\n[dispositions]\nbytedanse = \"violation\"\n",
     )
     .unwrap();
-    let out = run(&[
-        "scan",
-        "files",
-        data.to_str().unwrap(),
-        "--policy",
-        policy.to_str().unwrap(),
-    ]);
+    let out = scan_files("json", &[&data], &["--policy", policy.to_str().unwrap()]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("bytedanse"));
 }
@@ -370,14 +346,7 @@ fn csv_escapes_names_from_devices_and_has_a_row_per_clean_device() {
     let clean = dir.path().join("clean");
     std::fs::create_dir(&clean).unwrap();
     ipa(&clean, "n.ipa", "com.example.notes", None);
-    let out = run(&[
-        "scan",
-        "files",
-        data.to_str().unwrap(),
-        clean.to_str().unwrap(),
-        "--format",
-        "csv",
-    ]);
+    let out = scan_files("csv", &[&data, &clean], &[]);
     assert_eq!(code(&out), 1);
     let text = String::from_utf8_lossy(&out.stdout);
     // Quotes doubled, the comma kept inside one cell, control characters escaped (no raw
@@ -404,13 +373,7 @@ fn csv_escapes_names_from_devices_and_has_a_row_per_clean_device() {
 fn csv_and_human_formats() {
     let dir = tempfile::tempdir().unwrap();
     ipa(dir.path(), "t.ipa", "com.zhiliaoapp.musically", None);
-    let out = run(&[
-        "scan",
-        "files",
-        dir.path().to_str().unwrap(),
-        "--format",
-        "csv",
-    ]);
+    let out = scan_files("csv", &[dir.path()], &[]);
     assert_eq!(code(&out), 1);
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
@@ -418,15 +381,7 @@ fn csv_and_human_formats() {
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[1].contains("tiktok.global"));
 
-    let out = run(&[
-        "scan",
-        "files",
-        dir.path().to_str().unwrap(),
-        "--format",
-        "human",
-        "--color",
-        "never",
-    ]);
+    let out = scan_files("human", &[dir.path()], &["--color", "never"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("VIOLATION"), "{text}");
     assert!(text.contains("1 device(s): 1 violation"), "{text}");
@@ -436,15 +391,8 @@ fn csv_and_human_formats() {
 fn schema_check_catches_drift() {
     let dir = tempfile::tempdir().unwrap();
     ipa(dir.path(), "t.ipa", "com.zhiliaoapp.musically", None);
-    let out = run(&[
-        "scan",
-        "files",
-        dir.path().to_str().unwrap(),
-        "--format",
-        "jsonl",
-    ]);
-    let mut r: Value =
-        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let out = scan_files("jsonl", &[dir.path()], &[]);
+    let mut r = jsonl(&out).remove(0);
     assert_valid_report(&r);
     let v = schema();
     r["device"]["unexpected"] = Value::from(1);
@@ -462,17 +410,11 @@ fn out_dir_keeps_every_record_when_device_ids_repeat() {
     std::fs::create_dir(&data).unwrap();
     ipa(&data, "t.ipa", "com.example.notes", None);
     let per_device = dir.path().join("devices");
-    let d = data.to_str().unwrap();
-    let out = run(&[
-        "scan",
-        "files",
-        d,
-        d,
-        "--format",
+    let out = scan_files(
         "jsonl",
-        "--out-dir",
-        per_device.to_str().unwrap(),
-    ]);
+        &[&data, &data],
+        &["--out-dir", per_device.to_str().unwrap()],
+    );
     assert_eq!(code(&out), 0);
     assert_eq!(std::fs::read_dir(&per_device).unwrap().count(), 2);
 }

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::support::cmd::appsweep;
+use crate::support::cmd::{appsweep, record_ids};
 use crate::support::ipabuild::Ipa;
 use crate::support::webhook::{Receiver, HEALTHY, STALL};
 
@@ -94,15 +94,7 @@ fn every_record_arrives_through_a_flaky_endpoint_exactly_once_after_dedup() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["record_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = record_ids(&out);
     assert_eq!(ids.len(), 12);
     flush_until_empty(&outbox);
     let got = rx.received.lock().unwrap().clone();

@@ -3,8 +3,7 @@
 //! their idempotency key and token; an endpoint whose certificate is not trusted is refused, the
 //! record stays queued, and neither the URL's secrets nor the token are printed.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,8 +16,9 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::support::cmd::{appsweep, code, stderr};
+use crate::support::cmd::{appsweep, code, record_ids, stderr};
 use crate::support::ipabuild::Ipa;
+use crate::support::webhook::{read_request, Request};
 
 /// A certificate authority of its own and a server certificate it signed for `127.0.0.1`.
 struct Pki {
@@ -53,40 +53,6 @@ impl Pki {
     fn write_ca(&self, path: &Path) {
         std::fs::write(path, &self.ca_pem).unwrap();
     }
-}
-
-/// One request as the endpoint read it.
-#[derive(Debug, Clone)]
-struct Request {
-    target: String,
-    headers: BTreeMap<String, String>,
-    body: String,
-}
-
-/// A request line, headers and a `Content-Length` body.
-fn read_request(r: &mut impl BufRead) -> Option<Request> {
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let target = line.split_whitespace().nth(1)?.to_string();
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-    }
-    let len: usize = headers.get("content-length")?.parse().ok()?;
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some(Request {
-        target,
-        headers,
-        body: String::from_utf8(body).ok()?,
-    })
 }
 
 /// An HTTPS webhook on `127.0.0.1` answering 204 to every request it reads.
@@ -167,20 +133,6 @@ fn queued(outbox: &Path) -> Vec<String> {
     ids
 }
 
-fn record_ids(stdout: &[u8]) -> Vec<String> {
-    let mut ids: Vec<String> = String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["record_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    ids.sort();
-    ids
-}
-
 #[test]
 fn records_are_posted_over_https_to_an_endpoint_trusted_through_ssl_cert_file() {
     let pki = Pki::new("appsweep test CA");
@@ -204,7 +156,7 @@ fn records_are_posted_over_https_to_an_endpoint_trusted_through_ssl_cert_file() 
         .unwrap();
     let err = stderr(&out);
     assert_eq!(code(&out), 1, "{err}");
-    let ids = record_ids(&out.stdout);
+    let ids = record_ids(&out);
     assert_eq!(ids.len(), 2);
     let reqs = rx.requests();
     let mut keys: Vec<String> = reqs
@@ -258,11 +210,7 @@ fn an_untrusted_certificate_is_refused_and_the_record_stays_queued_with_its_secr
         let out = cmd.output().unwrap();
         let err = stderr(&out);
         assert_eq!(code(&out), 1, "the violation still wins: {err}");
-        assert_eq!(
-            record_ids(&out.stdout).len(),
-            1,
-            "the report still comes out"
-        );
+        assert_eq!(record_ids(&out).len(), 1, "the report still comes out");
         assert!(err.contains("not delivered"), "{err}");
         assert!(err.contains("not trusted"), "{err}");
         assert!(

@@ -4,7 +4,7 @@
 //! keys' digests (measured by keytool, not by appsweep).
 
 use crate::support::apkbuild;
-use crate::support::cmd::scan_files_json as scan;
+use crate::support::cmd::{evidence, scan_files_json as scan};
 
 use apkbuild::{build_apk, test_keys, tools_available, ApkSpec, Signing};
 use serde_json::Value;
@@ -240,12 +240,7 @@ fn renamed_tiktok_with_content_markers_is_caught() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0]["signature"], "tiktok.repackaged");
     assert_eq!(f[0]["match"], "renamed_build");
-    let ev: Vec<&str> = f[0]["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["value"].as_str().unwrap())
-        .collect();
+    let ev = evidence(&f[0], "value");
     assert!(
         ev.contains(&"com.ss.android.ugc.aweme.share.SystemShareActivity"),
         "{ev:?}"

@@ -7,18 +7,58 @@ use crate::support::cmd::{appsweep_on_small_fs, code, hermetic, json, stderr, Sm
 use crate::support::ipabuild::Ipa;
 use crate::support::webhook::Receiver;
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-/// Two devices: a folder with TikTok and a clean one.
-fn two_devices(root: &Path) -> (String, String) {
-    let bad = root.join("bad");
-    let good = root.join("good");
+/// Two devices (a folder with TikTok, a clean one) and a folder `dir` to mount a small file
+/// system on.
+struct Setup {
+    root: tempfile::TempDir,
+    bad: PathBuf,
+    good: PathBuf,
+    dir: PathBuf,
+}
+
+fn setup(dir: &str) -> Setup {
+    let root = tempfile::tempdir().unwrap();
+    let bad = root.path().join("bad");
+    let good = root.path().join("good");
     Ipa::new("com.zhiliaoapp.musically").write(&bad.join("t.ipa"));
     Ipa::new("com.example.notes").write(&good.join("n.ipa"));
-    (
-        bad.to_str().unwrap().to_string(),
-        good.to_str().unwrap().to_string(),
-    )
+    let dir = root.path().join(dir);
+    std::fs::create_dir(&dir).unwrap();
+    Setup {
+        root,
+        bad,
+        good,
+        dir,
+    }
+}
+
+impl Setup {
+    /// `appsweep scan files --format json DEVICES...` with `dir` mounted as `fs`.
+    fn scan(&self, fs: SmallFs, devices: &[&Path]) -> Command {
+        let mut c = appsweep_on_small_fs(&self.dir, fs);
+        c.args(["scan", "files", "--format", "json"]).args(devices);
+        c
+    }
+
+    /// `--post` to `url` through an outbox beside the devices.
+    fn post(&self, url: &str) -> [std::ffi::OsString; 4] {
+        [
+            "--post".into(),
+            url.into(),
+            "--outbox".into(),
+            self.root.path().join("outbox").into(),
+        ]
+    }
+}
+
+/// Runs `c`; returns its output and stderr.
+fn run(c: &mut Command) -> (Output, String) {
+    let out = c.output().unwrap();
+    let err = stderr(&out);
+    (out, err)
 }
 
 fn report<'a>(doc: &'a Value, id_suffix: &str) -> &'a Value {
@@ -50,24 +90,11 @@ fn left(stderr: &str) -> String {
 
 #[test]
 fn a_full_out_dir_keeps_the_report_and_the_violation() {
-    let root = tempfile::tempdir().unwrap();
-    let (bad, good) = two_devices(root.path());
-    let out_dir = root.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
-    let out = appsweep_on_small_fs(&out_dir, SmallFs::Full)
-        .args([
-            "scan",
-            "files",
-            &bad,
-            &good,
-            "--format",
-            "json",
-            "--out-dir",
-        ])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    let err = stderr(&out);
+    let s = setup("out");
+    let (out, err) = run(s
+        .scan(SmallFs::Full, &[&s.bad, &s.good])
+        .arg("--out-dir")
+        .arg(&s.dir));
     assert_eq!(code(&out), 1, "{err}");
     let doc = json(&out);
     let bad_report = report(&doc, "bad");
@@ -85,20 +112,13 @@ fn a_full_out_dir_keeps_the_report_and_the_violation() {
 
 #[test]
 fn records_are_still_sent_when_the_out_dir_is_full() {
-    let root = tempfile::tempdir().unwrap();
-    let (bad, good) = two_devices(root.path());
-    let out_dir = root.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
+    let s = setup("out");
     let rx = Receiver::healthy();
-    let out = appsweep_on_small_fs(&out_dir, SmallFs::Full)
-        .args(["scan", "files", &bad, &good, "--format", "json"])
-        .args(["--post", &rx.url(), "--outbox"])
-        .arg(root.path().join("outbox"))
+    let (out, err) = run(s
+        .scan(SmallFs::Full, &[&s.bad, &s.good])
+        .args(s.post(&rx.url()))
         .arg("--out-dir")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    let err = stderr(&out);
+        .arg(&s.dir));
     assert_eq!(code(&out), 1, "{err}");
     assert_eq!(json(&out)["reports"].as_array().unwrap().len(), 2);
     assert_eq!(rx.records(), 2, "{err}");
@@ -111,17 +131,10 @@ fn records_are_still_sent_when_the_out_dir_is_full() {
 
 #[test]
 fn a_read_only_outbox_keeps_the_report_and_says_the_record_was_not_queued() {
-    let root = tempfile::tempdir().unwrap();
-    let (bad, good) = two_devices(root.path());
-    let outbox = root.path().join("outbox");
-    std::fs::create_dir(&outbox).unwrap();
-    let out = appsweep_on_small_fs(&outbox, SmallFs::ReadOnly)
-        .args(["scan", "files", &bad, &good, "--format", "json"])
-        .args(["--post", "http://127.0.0.1:9/hook", "--outbox"])
-        .arg(&outbox)
-        .output()
-        .unwrap();
-    let err = stderr(&out);
+    let s = setup("outbox");
+    let (out, err) = run(s
+        .scan(SmallFs::ReadOnly, &[&s.bad, &s.good])
+        .args(s.post("http://127.0.0.1:9/hook")));
     assert_eq!(code(&out), 1, "{err}");
     let doc = json(&out);
     assert_eq!(report(&doc, "bad")["status"], "violation");
@@ -132,34 +145,24 @@ fn a_read_only_outbox_keeps_the_report_and_says_the_record_was_not_queued() {
 
 #[test]
 fn a_clean_device_whose_record_cannot_be_written_is_not_clean() {
-    let root = tempfile::tempdir().unwrap();
-    let (_, good) = two_devices(root.path());
-    let out_dir = root.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
-    let out = appsweep_on_small_fs(&out_dir, SmallFs::ReadOnly)
-        .args(["scan", "files", &good, "--format", "json", "--out-dir"])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let s = setup("out");
+    let (out, err) = run(s
+        .scan(SmallFs::ReadOnly, &[&s.good])
+        .arg("--out-dir")
+        .arg(&s.dir));
+    assert_eq!(code(&out), 3, "{err}");
     assert_eq!(json(&out)["reports"][0]["status"], "incomplete");
 }
 
 #[test]
 fn a_full_disk_under_output_is_an_error_and_leaves_no_temporary_file() {
-    let root = tempfile::tempdir().unwrap();
-    let (bad, _) = two_devices(root.path());
-    let dir = root.path().join("reports");
-    std::fs::create_dir(&dir).unwrap();
+    let s = setup("reports");
     let rx = Receiver::healthy();
-    let out = appsweep_on_small_fs(&dir, SmallFs::Full)
-        .args(["scan", "files", &bad, "--format", "json", "--output"])
-        .arg(dir.join("report.json"))
-        .args(["--post", &rx.url(), "--outbox"])
-        .arg(root.path().join("outbox"))
-        .output()
-        .unwrap();
-    let err = stderr(&out);
+    let (out, err) = run(s
+        .scan(SmallFs::Full, &[&s.bad])
+        .arg("--output")
+        .arg(s.dir.join("report.json"))
+        .args(s.post(&rx.url())));
     assert_eq!(code(&out), 2, "{err}");
     assert!(err.contains("writing the report"), "{err}");
     assert_eq!(left(&err), "", "{err}");
@@ -168,28 +171,22 @@ fn a_full_disk_under_output_is_an_error_and_leaves_no_temporary_file() {
 
 #[test]
 fn report_files_get_the_mode_a_plain_create_gives() {
-    let root = tempfile::tempdir().unwrap();
-    let (bad, _) = two_devices(root.path());
-    let report = root.path().join("report.json");
-    let per_device = root.path().join("devices");
-    let out = hermetic("sh")
+    let s = setup("devices");
+    let report = s.root.path().join("report.json");
+    let (out, err) = run(hermetic("sh")
         .args(["-c", r#"umask 027 && exec "$0" "$@""#, APPSWEEP])
-        .args(["scan", "files", &bad, "--format", "json", "--output"])
+        .args(["scan", "files", "--format", "json"])
+        .arg(&s.bad)
+        .arg("--output")
         .arg(&report)
         .arg("--out-dir")
-        .arg(&per_device)
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
+        .arg(&s.dir));
+    assert_eq!(code(&out), 1, "{err}");
     let mode = |p: &Path| {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777
     };
     assert_eq!(mode(&report), 0o640);
-    let one = std::fs::read_dir(&per_device)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
+    let one = std::fs::read_dir(&s.dir).unwrap().next().unwrap().unwrap();
     assert_eq!(mode(&one.path()), 0o640);
 }

@@ -68,16 +68,49 @@ pub fn json(o: &Output) -> Value {
     })
 }
 
-/// `appsweep scan files --format json PATHS... EXTRA...`: the exit code and the report document
-/// (a panic showing stderr when stdout is not JSON).
-pub fn scan_files_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
-    let out = appsweep()
-        .args(["scan", "files", "--format", "json"])
+/// Runs `appsweep scan files --format FORMAT PATHS... EXTRA...` to completion.
+pub fn scan_files(format: &str, paths: &[&Path], extra: &[&str]) -> Output {
+    appsweep()
+        .args(["scan", "files", "--format", format])
         .args(paths)
         .args(extra)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `appsweep scan files --format json PATHS... EXTRA...`: the exit code and the report document
+/// (a panic showing stderr when stdout is not JSON).
+pub fn scan_files_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
+    let out = scan_files("json", paths, extra);
     (code(&out), json(&out))
+}
+
+/// stdout as JSON Lines: one record per line.
+pub fn jsonl(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The sorted `record_id`s of JSON Lines output.
+pub fn record_ids(o: &Output) -> Vec<String> {
+    let mut ids: Vec<String> = jsonl(o)
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// One field (`kind` or `value`) of each evidence item of a finding.
+pub fn evidence<'a>(finding: &'a Value, field: &str) -> Vec<&'a str> {
+    finding["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[field].as_str().unwrap())
+        .collect()
 }
 
 /// stderr as text.

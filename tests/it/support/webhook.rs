@@ -3,8 +3,8 @@
 //! (2xx) by `Idempotency-Key`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,16 +26,26 @@ pub struct Receiver {
     pub auth: Arc<Mutex<Vec<String>>>,
 }
 
-fn read_request(s: &mut TcpStream) -> Option<(BTreeMap<String, String>, String)> {
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut r = BufReader::new(s.try_clone().ok()?);
+/// One HTTP request as a webhook reads it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The request target (`/hook?...`).
+    pub target: String,
+    /// Header names in lowercase.
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// A request line, headers and a `Content-Length` body.
+pub fn read_request(r: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
+    let target = line.split_whitespace().nth(1)?.to_string();
     let mut headers = BTreeMap::new();
     loop {
         let mut h = String::new();
         r.read_line(&mut h).ok()?;
-        let h = h.trim_end().to_string();
+        let h = h.trim_end();
         if h.is_empty() {
             break;
         }
@@ -45,7 +55,11 @@ fn read_request(s: &mut TcpStream) -> Option<(BTreeMap<String, String>, String)>
     let len: usize = headers.get("content-length")?.parse().ok()?;
     let mut body = vec![0; len];
     r.read_exact(&mut body).ok()?;
-    Some((headers, String::from_utf8(body).ok()?))
+    Some(Request {
+        target,
+        headers,
+        body: String::from_utf8(body).ok()?,
+    })
 }
 
 impl Receiver {
@@ -73,7 +87,13 @@ impl Receiver {
                 let roll = rng % 10;
                 let (m, rcv, req, au) = (m.clone(), rcv.clone(), req.clone(), au.clone());
                 std::thread::spawn(move || {
-                    let Some((headers, body)) = read_request(&mut s) else {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                    let Ok(read_half) = s.try_clone() else {
+                        return;
+                    };
+                    let Some(Request { headers, body, .. }) =
+                        read_request(&mut BufReader::new(read_half))
+                    else {
                         return;
                     };
                     req.fetch_add(1, Ordering::SeqCst);
