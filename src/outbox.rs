@@ -22,7 +22,8 @@
 //!
 //! **Private.** The folder is created `0700` (and tightened to it when it exists), records and
 //! URLs are `0600`, written through the atomic writer (unpredictable temporary names, never
-//! following a planted symlink). Entries are opened without following symlinks. The webhook URL
+//! following a planted symlink); a temporary file a killed writer left is removed by the next
+//! flush once it is ten minutes old. Entries are opened without following symlinks. The webhook URL
 //! is shown only without its user info, query and fragment ([`redact_url`]), in messages too;
 //! tokens are never printed.
 
@@ -118,7 +119,7 @@ fn safe_id(id: &str) -> String {
 }
 
 /// A URL as it may be shown: scheme, host, port and path. User info, query and fragment (where
-/// secrets live) are replaced by `…`; an authority that is not a plain `host[:port]` (a password
+/// secrets live), and path segments that look like tokens, are replaced by `…`; an authority that is not a plain `host[:port]` (a password
 /// holding an unescaped `/`, `?` or `#` would make one) is shown as `…` whole, and so is a path
 /// holding an `@`.
 pub fn redact_url(url: &str) -> String {
@@ -143,9 +144,24 @@ pub fn redact_url(url: &str) -> String {
     }
     let cut = tail.find(['?', '#']).unwrap_or(tail.len());
     let (path, secret_tail) = tail.split_at_checked(cut).unwrap_or((tail, ""));
-    let path = if path.contains('@') { "/…" } else { path };
+    let path = if path.contains('@') {
+        "/…".to_string()
+    } else {
+        path.split('/')
+            .map(|seg| if looks_like_token(seg) { "…" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
     let secret_tail = if secret_tail.is_empty() { "" } else { "?…" };
     format!("{scheme}://{userinfo}{host}{path}{secret_tail}")
+}
+
+/// A path segment that may be a secret (chat webhooks carry their token in the path): 16
+/// characters or more, mixing letters and digits.
+fn looks_like_token(segment: &str) -> bool {
+    segment.len() >= 16
+        && segment.chars().any(|c| c.is_ascii_digit())
+        && segment.chars().any(|c| c.is_ascii_alphabetic())
 }
 
 /// `host`, `host:port`, `[v6]` or `[v6]:port`, with nothing else in it.
@@ -179,8 +195,8 @@ fn is_plain_host_port(s: &str) -> bool {
         && port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// Removes from a message every secret part of `url` (the URL itself, its user info, query and
-/// fragment), in case a library quoted them.
+/// Removes from a message every secret part of `url` (the URL itself, its user info, query,
+/// fragment and token-like path segments), in case a library quoted them.
 fn scrub(message: &str, url: &str) -> String {
     let mut out = message.replace(url, &redact_url(url));
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -190,6 +206,9 @@ fn scrub(message: &str, url: &str) -> String {
         secrets.push(userinfo);
         secrets.extend(userinfo.split(':'));
     }
+    let path_end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let path = rest.get(authority_end..path_end).unwrap_or("");
+    secrets.extend(path.split('/').filter(|seg| looks_like_token(seg)));
     if let Some(i) = rest.find(['?', '#']) {
         let tail = rest.get(i + 1..).unwrap_or("");
         secrets.push(tail);
@@ -223,14 +242,19 @@ fn ensure_dir(outbox: &Path) -> Result<(), OutboxError> {
     std::fs::create_dir_all(outbox).map_err(io_err(outbox))
 }
 
-/// Queues a record: writes it (and its URL) atomically into the outbox, both `0600`.
+/// Queues a record: writes its URL, then the record, atomically into the outbox, both `0600`
+/// (the record last: a listed record always has its URL). Nothing is left when it fails.
 pub fn enqueue(outbox: &Path, record_id: &str, url: &str, body: &[u8]) -> Result<(), OutboxError> {
     ensure_dir(outbox)?;
     let id = safe_id(record_id);
     let url_path = outbox.join(format!("{id}.url"));
     atomic_file::write_private(&url_path, url.as_bytes()).map_err(io_err(&url_path))?;
     let json_path = outbox.join(format!("{id}.json"));
-    atomic_file::write_private(&json_path, body).map_err(io_err(&json_path))
+    atomic_file::write_private(&json_path, body).map_err(|e| {
+        // No URL file without its record.
+        let _ = std::fs::remove_file(&url_path);
+        io_err(&json_path)(e)
+    })
 }
 
 /// Largest URL file read back (a URL is a line; anything longer is not ours).
@@ -344,11 +368,41 @@ pub struct FlushResult {
 /// cannot be read is a failure of that entry only.
 pub fn flush(d: &Delivery) -> Result<FlushResult, OutboxError> {
     let mut result = FlushResult::default();
+    sweep_stale_temporaries(&d.outbox);
     let sender = Sender::new(d);
     for p in pending(&d.outbox)? {
         sender.deliver(p, &mut result);
     }
     Ok(result)
+}
+
+/// A temporary file the atomic writer left when its process was killed mid-write is removed
+/// once it is this old (a write in progress takes milliseconds).
+const STALE_TEMPORARY: Duration = Duration::from_secs(10 * 60);
+
+/// Removes the atomic writer's temporary files (regular files only) that a killed run left in
+/// the outbox.
+fn sweep_stale_temporaries(outbox: &Path) {
+    let Ok(rd) = std::fs::read_dir(outbox) else {
+        return;
+    };
+    for e in rd.filter_map(Result::ok) {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !atomic_file::is_temporary_name(&name) {
+            continue;
+        }
+        let stale = std::fs::symlink_metadata(e.path()).is_ok_and(|m| {
+            m.is_file()
+                && m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TEMPORARY)
+        });
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Sends one pending record (if it is still pending).
@@ -626,6 +680,14 @@ mod tests {
             ("https://user:p#ss@h.example/x", "https://…"),
             ("https://user:pa/ss@h.example/x", "https://…"),
             ("https://h.example/a@b/c", "https://h.example/…"),
+            (
+                "https://hooks.example.com/services/T0AB12CD3/B0EF45GH6/x1Y2z3W4v5U6t7S8r9Q0p1O2",
+                "https://hooks.example.com/services/T0AB12CD3/B0EF45GH6/…",
+            ),
+            (
+                "https://tickets.example.org/api/v2/intake-endpoint/",
+                "https://tickets.example.org/api/v2/intake-endpoint/",
+            ),
             ("https://h.example:80x/", "https://…"),
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
@@ -670,6 +732,64 @@ mod tests {
         }
     }
 
+    /// Whether this process runs as root (from `/proc/self/status`).
+    fn is_root() -> bool {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+            .unwrap()
+    }
+
+    #[test]
+    fn planted_symlinks_are_never_followed_even_by_root() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        // As root, a followed symlink could overwrite any file, a read-only one too: this is
+        // the case that matters, and the one CI runs.
+        assert!(
+            is_root(),
+            "run as root: a followed symlink must be able to do harm here"
+        );
+        let d = tempfile::tempdir().unwrap();
+        let outbox = d.path().join("outbox");
+        std::fs::create_dir(&outbox).unwrap();
+        std::fs::set_permissions(&outbox, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let victim = d.path().join("passwd");
+        std::fs::write(&victim, b"root:x:0:0").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let pid = std::process::id();
+        for name in [
+            "r1.json".to_string(),
+            "r1.url".to_string(),
+            format!(".r1.json.tmp-{pid}"),
+            format!(".r1.url.tmp-{pid}"),
+        ] {
+            symlink(&victim, outbox.join(name)).unwrap();
+        }
+        enqueue(&outbox, "r1", "https://h.example/x?k=secret", b"{\"a\":1}").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"root:x:0:0");
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&victim), 0o444);
+        for (name, body) in [
+            ("r1.json", &b"{\"a\":1}"[..]),
+            ("r1.url", b"https://h.example/x?k=secret"),
+        ] {
+            let p = outbox.join(name);
+            assert!(std::fs::symlink_metadata(&p).unwrap().is_file(), "{name}");
+            assert_eq!(mode(&p), 0o600, "{name}");
+            assert_eq!(std::fs::read(&p).unwrap(), body);
+        }
+        // The folder was tightened; no temporary file of ours is left.
+        assert_eq!(mode(&outbox), 0o700);
+        let ours: Vec<String> = std::fs::read_dir(&outbox)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".appsweep-"))
+            .collect();
+        assert!(ours.is_empty(), "{ours:?}");
+    }
+
     #[test]
     fn an_unreadable_entry_is_reported_and_the_others_still_go() {
         let d = tempfile::tempdir().unwrap();
@@ -706,6 +826,30 @@ mod tests {
         assert!(open_regular(&d.path().join("link.json")).is_err());
         assert!(open_regular(&fifo).is_err());
         assert!(open_regular(&d.path().join("good.json")).is_ok());
+    }
+
+    #[test]
+    fn a_flush_removes_the_temporary_files_a_killed_writer_left_once_stale() {
+        let d = tempfile::tempdir().unwrap();
+        let old = d.path().join(".appsweep-AbC123.tmp");
+        let fresh = d.path().join(".appsweep-XyZ789.tmp");
+        let other = d.path().join(".keep.tmp");
+        for p in [&old, &fresh, &other] {
+            std::fs::write(p, b"{").unwrap();
+        }
+        let long_ago = std::time::SystemTime::now() - STALE_TEMPORARY * 2;
+        for p in [&old, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        flush(&Delivery::new(d.path().to_path_buf(), None, None)).unwrap();
+        assert!(!old.exists());
+        assert!(fresh.exists(), "a write in progress is left alone");
+        assert!(other.exists(), "only the atomic writer's names are touched");
     }
 
     #[test]

@@ -15,6 +15,15 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+/// Temporary files are named `.appsweep-<random>.tmp`.
+const TEMP_PREFIX: &str = ".appsweep-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Whether a file name is one of this writer's temporary files (which a killed writer may leave).
+pub fn is_temporary_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
+}
+
 /// Writes `bytes` to `path` atomically, with the mode a plain create would give (or the mode of
 /// the regular file it replaces).
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -57,7 +66,7 @@ fn write_with_mode(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".appsweep-").suffix(".tmp");
+    builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

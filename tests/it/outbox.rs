@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::cmd::{appsweep, record_ids};
 use crate::support::ipabuild::Ipa;
-use crate::support::webhook::{Receiver, HEALTHY, STALL};
+use crate::support::webhook::{Receiver, HEALTHY, SLOW, STALL};
 
 fn ipa(path: &Path, bundle: &str) {
     Ipa::new(bundle).xml().write(path);
@@ -158,6 +158,7 @@ fn nothing_is_lost_when_appsweep_is_killed_mid_send() {
         6,
         "every record is still queued after the kill"
     );
+    assert!(temporaries(&outbox).is_empty(), "no temporary file left");
     let list = appsweep()
         .args(["outbox", "list", "--outbox", outbox.to_str().unwrap()])
         .output()
@@ -220,4 +221,258 @@ fn a_token_comes_from_a_file_and_is_never_taken_from_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unexpected argument '--post-token'"), "{err}");
+}
+
+#[test]
+fn two_backups_of_one_phone_in_one_run_are_two_records_and_both_arrive() {
+    use crate::support::backupbuild::Backup;
+    const UDID: &str = "00008030-001A35E83C38802E";
+    let rx = Receiver::start(3);
+    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let before = Backup::new(UDID)
+        .installed_app("com.zhiliaoapp.musically")
+        .write(&tmp.path().join("backups/monday"));
+    let after = Backup::new(UDID).write(&tmp.path().join("backups/friday"));
+    let outbox = tmp.path().join("outbox");
+    let out = appsweep()
+        .args(["scan", "backup", "--format", "jsonl", "--post", &rx.url()])
+        .arg("--outbox")
+        .arg(&outbox)
+        .args([&before, &after])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines.iter().all(|r| r["device"]["id"] == UDID));
+    assert!(lines
+        .iter()
+        .all(|r| r["scanned_at"] == lines[0]["scanned_at"]));
+    let ids = record_ids(&out);
+    assert_ne!(ids[0], ids[1], "one phone, one second, two records");
+    let got = rx.received.lock().unwrap().clone();
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ids, "{err}");
+    let statuses: Vec<String> = got
+        .values()
+        .map(|b| {
+            let v: serde_json::Value = serde_json::from_str(&b[0]).unwrap();
+            v["status"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(statuses.contains(&"violation".to_string()), "{statuses:?}");
+    assert_eq!(pending(&outbox), 0);
+}
+
+#[test]
+fn two_runs_at_once_over_one_outbox_lose_no_record() {
+    let rx = Receiver::start(5);
+    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox");
+    let devs = devices(&tmp.path().join("data"), 3);
+    // Same devices, same scanned_at (SOURCE_DATE_EPOCH), same outbox, at the same time.
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            appsweep()
+                .args(["scan", "files", "--format", "jsonl", "--post", &rx.url()])
+                .arg("--outbox")
+                .arg(&outbox)
+                .args(&devs)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ids.extend(record_ids(&out));
+    }
+    ids.sort();
+    assert_eq!(ids.len(), 6);
+    assert!(ids.windows(2).all(|w| w[0] != w[1]), "{ids:?}");
+    flush_until_empty(&outbox);
+    let got = rx.received.lock().unwrap().clone();
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ids);
+}
+
+/// Names the atomic writer's temporary files left in `dir`.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
+/// Queues `n` records for `url` as a run that could not send them leaves them.
+fn queue(outbox: &Path, url: &str, n: usize) -> Vec<String> {
+    std::fs::create_dir_all(outbox).unwrap();
+    let mut ids: Vec<String> = (0..n).map(|i| format!("{i:032x}")).collect();
+    for id in &ids {
+        std::fs::write(outbox.join(format!("{id}.url")), url).unwrap();
+        std::fs::write(
+            outbox.join(format!("{id}.json")),
+            format!(r#"{{"schema":"appsweep.report.v1","record_id":"{id}"}}"#),
+        )
+        .unwrap();
+    }
+    ids.sort();
+    ids
+}
+
+#[test]
+fn concurrent_flushes_and_a_scan_send_each_record_once() {
+    let rx = Receiver::start(17);
+    rx.mode.store(SLOW, Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox");
+    let mut ids = queue(&outbox, &rx.url(), 24);
+    let devs = devices(&tmp.path().join("data"), 2);
+    // Three flushes and a scan --post over the same outbox, all at once; at a tenth of a second
+    // per answer, each is still sending while the others start.
+    let mut children: Vec<_> = (0..3)
+        .map(|_| {
+            appsweep()
+                .args(["outbox", "flush", "--outbox"])
+                .arg(&outbox)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children.push(
+        appsweep()
+            .args(["scan", "files", "--format", "jsonl", "--post", &rx.url()])
+            .arg("--outbox")
+            .arg(&outbox)
+            .args(&devs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut delivered = 0;
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(if i < 3 { 0 } else { 1 }), "{err}");
+        delivered += err
+            .lines()
+            .filter_map(|l| l.strip_prefix("appsweep: "))
+            .filter_map(|l| l.strip_suffix(" record(s) delivered"))
+            .map(|n| n.parse::<usize>().unwrap())
+            .sum::<usize>();
+        if i == 3 {
+            ids.extend(record_ids(&out));
+        }
+    }
+    ids.sort();
+    let got = rx.received.lock().unwrap().clone();
+    let twice: Vec<(&String, usize)> = got
+        .iter()
+        .filter(|(_, bodies)| bodies.len() > 1)
+        .map(|(k, b)| (k, b.len()))
+        .collect();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ids);
+    assert_eq!(rx.requests.load(Ordering::SeqCst), 26);
+    assert_eq!(
+        delivered, 26,
+        "each record is counted by the one process that sent it"
+    );
+    assert_eq!(pending(&outbox), 0);
+}
+
+#[test]
+fn a_flush_killed_while_it_holds_a_record_leaves_it_queued_and_unlocked() {
+    let rx = Receiver::start(19);
+    rx.mode.store(STALL, Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox");
+    let ids = queue(&outbox, &rx.url(), 4);
+    let mut child = appsweep()
+        .args(["outbox", "flush", "--post-timeout", "30", "--outbox"])
+        .arg(&outbox)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while rx.requests.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        rx.requests.load(Ordering::SeqCst) > 0,
+        "the flush never sent"
+    );
+    // SIGKILL while the first record is locked and its answer awaited.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(pending(&outbox), 4);
+    assert!(temporaries(&outbox).is_empty());
+    // The kernel dropped the dead sender's lock: the next flush sends everything.
+    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    let out = appsweep()
+        .args(["outbox", "flush", "--outbox"])
+        .arg(&outbox)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = rx.received.lock().unwrap().clone();
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ids);
+    assert_eq!(pending(&outbox), 0);
+}
+
+#[test]
+fn one_unreadable_entry_does_not_stop_the_others_and_the_exit_code_says_so() {
+    let rx = Receiver::healthy();
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = tmp.path().join("outbox");
+    let ids = queue(&outbox, &rx.url(), 3);
+    std::fs::create_dir(outbox.join("a-folder.json")).unwrap();
+    std::fs::write(outbox.join("truncated.json"), br#"{"schema":"appsweep.rep"#).unwrap();
+    std::fs::write(outbox.join("truncated.url"), rx.url()).unwrap();
+    std::fs::write(outbox.join("no-url.json"), b"{}").unwrap();
+    let out = appsweep()
+        .args(["outbox", "flush", "--outbox"])
+        .arg(&outbox)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let got = rx.received.lock().unwrap().clone();
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ids, "{err}");
+    for (id, why) in [
+        ("a-folder", "not a regular file"),
+        ("truncated", "not whole JSON"),
+        ("no-url", "no URL"),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(&format!("record {id} not delivered")))
+            .unwrap_or_else(|| panic!("{id} not reported: {err}"));
+        assert!(line.contains(why), "{line}");
+    }
+    // What could not be sent is left as it was.
+    assert!(outbox.join("a-folder.json").is_dir());
+    assert!(outbox.join("truncated.json").is_file());
+    assert!(outbox.join("no-url.json").is_file());
+    assert_eq!(pending(&outbox), 3);
 }

@@ -144,6 +144,23 @@ fn a_read_only_outbox_keeps_the_report_and_says_the_record_was_not_queued() {
 }
 
 #[test]
+fn a_full_outbox_keeps_the_report_says_the_record_was_not_queued_and_leaves_no_temporary_file() {
+    let s = setup("outbox");
+    let (out, err) = run(s
+        .scan(SmallFs::Full, &[&s.bad, &s.good])
+        .args(["--post", "http://127.0.0.1:9/hook", "--outbox"])
+        .arg(&s.dir));
+    assert_eq!(code(&out), 1, "{err}");
+    let doc = json(&out);
+    assert_eq!(report(&doc, "bad")["status"], "violation");
+    assert_eq!(scopes(report(&doc, "bad")), ["outbox"]);
+    assert_eq!(report(&doc, "good")["status"], "incomplete");
+    assert!(err.contains("not queued for --post"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(left(&err), "", "{err}");
+}
+
+#[test]
 fn a_clean_device_whose_record_cannot_be_written_is_not_clean() {
     let s = setup("out");
     let (out, err) = run(s

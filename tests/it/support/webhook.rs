@@ -1,5 +1,5 @@
 //! A webhook receiver on loopback for tests of `--post`: healthy, flaky (answers 500, stalls or
-//! drops the connection at random, from a seed) or stalled; it keeps the bodies it acknowledged
+//! drops the connection at random, from a seed), stalled or slow; it keeps the bodies it acknowledged
 //! (2xx) by `Idempotency-Key`.
 
 use std::collections::BTreeMap;
@@ -12,11 +12,13 @@ use std::time::Duration;
 pub const HEALTHY: u8 = 0;
 pub const FLAKY: u8 = 1;
 pub const STALL: u8 = 2;
+/// Acknowledges every request, a tenth of a second after reading it.
+pub const SLOW: u8 = 3;
 
 /// A webhook on `127.0.0.1`, answering until the test process ends.
 pub struct Receiver {
     port: u16,
-    /// [`HEALTHY`], [`FLAKY`] (the start) or [`STALL`].
+    /// [`HEALTHY`], [`FLAKY`] (the start), [`STALL`] or [`SLOW`].
     pub mode: Arc<AtomicU8>,
     /// Bodies acknowledged, by idempotency key.
     pub received: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
@@ -118,6 +120,9 @@ impl Receiver {
                             4 => return, // drop the connection without an answer
                             _ => {}
                         }
+                    }
+                    if mode == SLOW {
+                        std::thread::sleep(Duration::from_millis(100));
                     }
                     let key = headers.get("idempotency-key").cloned().unwrap_or_default();
                     rcv.lock().unwrap().entry(key).or_default().push(body);
