@@ -61,6 +61,15 @@ fn scan(server: &AdbServer, extra: &[&str]) -> (i32, Value, String) {
 }
 
 fn scan_env(server: &AdbServer, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
+    scan_with_cache(server, &[&["--no-cache"], extra].concat(), env)
+}
+
+/// `scan adb` with the caches under `XDG_CACHE_HOME` when `env` sets it.
+fn scan_with_cache(
+    server: &AdbServer,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, Value, String) {
     let out: Output = appsweep()
         .args([
             "scan",
@@ -69,7 +78,6 @@ fn scan_env(server: &AdbServer, extra: &[&str], env: &[(&str, &str)]) -> (i32, V
             &server.addr(),
             "--format",
             "json",
-            "--no-cache",
         ])
         .args(extra)
         .env_remove("ANDROID_ADB_SERVER_PORT")
@@ -537,4 +545,136 @@ fn each_way_of_reading_apk_ranges_gives_the_same_signers_and_says_so() {
         check_place(&what, Place::Owner, r);
         assert!(notes(r).contains(says), "{what}: {r:#}");
     }
+}
+
+/// A hostile "adb server" on loopback: answers `host:version` at once, and for every request in
+/// `trickled` sends its answer one byte every two seconds, for as long as the client stays.
+/// `host:devices-l` lists one ready device, `TRICKLE01`, unless it is trickled.
+fn trickling_server(trickled: &'static [&'static str]) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { return };
+            std::thread::spawn(move || {
+                let mut len = [0u8; 4];
+                if c.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let n = usize::from_str_radix(std::str::from_utf8(&len).unwrap_or("0"), 16)
+                    .unwrap_or(0);
+                let mut req = vec![0u8; n];
+                if c.read_exact(&mut req).is_err() {
+                    return;
+                }
+                let req = String::from_utf8_lossy(&req).into_owned();
+                let body = match req.as_str() {
+                    "host:version" => "0029".to_string(),
+                    "host:devices-l" => {
+                        "TRICKLE01 device product:p model:M device:d transport_id:1\n".to_string()
+                    }
+                    _ => "shell_v2,cmd".to_string(),
+                };
+                let answer = format!("OKAY{:04x}{body}", body.len());
+                if trickled.contains(&req.as_str()) {
+                    for b in answer.bytes() {
+                        if c.write_all(&[b]).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_secs(2));
+                    }
+                } else {
+                    let _ = c.write_all(answer.as_bytes());
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_server_that_trickles_cannot_keep_devices_or_a_scan_alive() {
+    // Each host query has a 10 s deadline for the whole answer, however it trickles in.
+    let addr = trickling_server(&["host:devices-l"]);
+    let t0 = std::time::Instant::now();
+    let out = appsweep()
+        .args(["devices", "--adb-server", &addr, "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(40),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("did not finish within 10 s"), "{stderr}");
+
+    // The device's features trickle: that device is incomplete, in bounded time.
+    let addr = trickling_server(&["host-serial:TRICKLE01:features"]);
+    let t0 = std::time::Instant::now();
+    let out = appsweep()
+        .args([
+            "scan",
+            "adb",
+            "--adb-server",
+            &addr,
+            "--format",
+            "json",
+            "--no-cache",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(40),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = report(&doc, "TRICKLE01");
+    assert_eq!(r["status"], "incomplete");
+    assert!(
+        r["problems"]
+            .to_string()
+            .contains("did not finish within 10 s"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_rescan_of_an_unchanged_phone_reads_no_apk_bytes_and_does_not_wait_for_dumpsys() {
+    let Some((server, a)) = setup() else { return };
+    let owner = FakePhone::spawn(&server, quick_phone(34, Place::Owner, &a));
+    // A Secure Folder the shell may not list: only dumpsys shows it, every time.
+    let folder = FakePhone::spawn(&server, quick_phone(34, Place::SecureFolder, &a));
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let (code, first, stderr) = scan_with_cache(&server, &[], &env);
+    assert_eq!(code, 1, "{stderr}");
+    let read_before = |p: &FakePhone| p.stats()["file_bytes_read"].as_u64().unwrap();
+    let (o1, f1) = (read_before(&owner), read_before(&folder));
+    let (code, second, stderr) = scan_with_cache(&server, &[], &env);
+    assert_eq!(code, 1, "{stderr}");
+    for (phone, dumpsys_runs) in [(&owner, 1), (&folder, 2)] {
+        let (a1, a2) = (
+            report(&first, &phone.serial()),
+            report(&second, &phone.serial()),
+        );
+        assert_eq!(a1["apps"], a2["apps"], "the same apps, the same details");
+        assert_eq!(a1["findings"], a2["findings"]);
+        assert_eq!(a2["stats"]["full_pulls"], 0);
+        assert!(a2["stats"]["cache_hits"].as_u64().unwrap() >= 1, "{a2:#}");
+        let st = phone.stats();
+        assert_eq!(st["commands"]["dumpsys"], dumpsys_runs, "{st:#}");
+    }
+    assert_eq!(read_before(&owner), o1, "no APK byte read on the re-scan");
+    assert_eq!(read_before(&folder), f1, "no APK byte read on the re-scan");
+    assert!(notes(report(&second, &owner.serial())).contains("previous scan"));
 }

@@ -27,6 +27,7 @@ use super::cache::Cache;
 use super::caps::{self, Caps, Tool};
 use super::dumpsys::{parse_dumpsys_package, Dumpsys};
 use super::fingerprint::{chain_from, fingerprint_all, FpCounters, FpResults, Read, Target};
+use super::memo::Memo;
 use super::merge::{self, Apps, ListStep, Listing};
 use super::parse::{self, PmFailure, StatLine, UserInfo};
 use super::transport::{device_max_payload, Channel, Device};
@@ -155,13 +156,16 @@ fn identity(inv: &mut Inventory, props: &BTreeMap<String, String>) {
     d.name = get("persist.sys.device_name");
 }
 
+/// What the first round read.
+struct First {
+    users: Vec<UserInfo>,
+    caps: Caps,
+    /// The phone's software build (`ro.build.fingerprint`, else its parts).
+    build: String,
+}
+
 /// Round 1: identity, users and capabilities. `None` when the device was lost.
-fn round_first(
-    ctx: &Ctx<'_>,
-    out: &mut Out,
-    server_limit: usize,
-    cmd: bool,
-) -> Option<(Vec<UserInfo>, Caps)> {
+fn round_first(ctx: &Ctx<'_>, out: &mut Out, server_limit: usize, cmd: bool) -> Option<First> {
     let users_cmd = if cmd {
         "cmd package list users 2>&1 || pm list users 2>&1"
     } else {
@@ -220,7 +224,21 @@ fn round_first(
             "the phone's UTC offset could not be read (`date +%z`): install times are given phone-local in details".to_string(),
         );
     }
-    Some((users, caps))
+    let build = props
+        .get("ro.build.fingerprint")
+        .cloned()
+        .unwrap_or_else(|| {
+            [
+                "ro.build.id",
+                "ro.build.version.incremental",
+                "ro.build.version.sdk",
+            ]
+            .iter()
+            .map(|k| props.get(*k).map(String::as_str).unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("/")
+        });
+    Some(First { users, caps, build })
 }
 
 /// `dumpsys package packages` (only the section the scan needs), in its own service.
@@ -346,11 +364,13 @@ fn round_listing(
 }
 
 /// Sizes and mtimes of base APKs (and their SHA-256 with `--hash all`), accumulated over passes.
-#[derive(Default)]
 struct Files {
     stats: BTreeMap<String, StatLine>,
     hashes: BTreeMap<String, String>,
     results: FpResults,
+    /// The fingerprint cache, loaded once and saved once per scan (it keeps what this scan
+    /// used).
+    cache: Cache,
 }
 
 /// Round 3: `stat` of `paths` (when the phone has it), then sync `STAT` of whatever `stat` did
@@ -490,22 +510,16 @@ fn round_fingerprint(
     targets: &[Target],
     files: &mut Files,
 ) -> Result<(), RunError> {
-    let mut cache = Cache::load(ctx.opts.cache_dir.as_deref(), &ctx.dev.serial);
     let ways = chain_from(caps, ctx.read_from);
     let result = fingerprint_all(
         ctx.dev,
         ctx.tag,
         targets,
         &ways,
-        &mut cache,
+        &mut files.cache,
         ctx.timeout,
         &mut out.counters,
     );
-    if let Err(e) = cache.save() {
-        out.inv
-            .notes
-            .push(format!("fingerprint cache not saved: {e}"));
-    }
     let (results, lost) = split(result);
     files.results.extend(results);
     match lost {
@@ -601,9 +615,26 @@ fn scan_apps(ctx: &Ctx<'_>, out: &mut Out, server_limit: usize) {
         ctx.dev.set_channel(Channel::Exec);
     }
     let cmd = features.iter().any(|f| f == "cmd");
+    let memo = Memo::load(ctx.opts.cache_dir.as_deref(), &ctx.dev.serial);
+    let known_users = memo.as_ref().map(|m| m.dumpsys.users()).unwrap_or_default();
     std::thread::scope(|s| {
-        let dumpsys = s.spawn(|| round_dumpsys(ctx));
-        scan_with(ctx, out, server_limit, cmd, || dumpsys.join().ok());
+        // Without a memo dumpsys is surely needed: start it now, beside everything else.
+        let early = memo.is_none().then(|| s.spawn(|| round_dumpsys(ctx)));
+        let get_dumpsys = |out: &mut Out, build: &str, listings: &BTreeMap<u32, Listing>| {
+            if let Some(h) = early {
+                return (read_dumpsys(out, h.join().ok()), true);
+            }
+            match memo {
+                Some(m) if m.covers(build, listings) => {
+                    out.inv.notes.push(
+                        "the package lists match the previous scan's exactly: install details come from that scan's dumpsys".to_string(),
+                    );
+                    (m.dumpsys, false)
+                }
+                _ => (read_dumpsys(out, Some(round_dumpsys(ctx))), true),
+            }
+        };
+        scan_with(ctx, out, server_limit, cmd, &known_users, get_dumpsys);
     });
 }
 
@@ -613,13 +644,17 @@ fn scan_with(
     out: &mut Out,
     server_limit: usize,
     cmd: bool,
-    join_dumpsys: impl FnOnce() -> Option<Result<PartOutput, RunError>>,
+    known_users: &BTreeSet<u32>,
+    get_dumpsys: impl FnOnce(&mut Out, &str, &BTreeMap<u32, Listing>) -> (Dumpsys, bool),
 ) {
-    let Some((users, caps)) = round_first(ctx, out, server_limit, cmd) else {
+    let Some(First { users, caps, build }) = round_first(ctx, out, server_limit, cmd) else {
         return;
     };
     let offset = caps.utc_offset.clone();
+    // The users `pm list users` shows, and those the last dumpsys showed (a clone user some
+    // phones leave out of `pm list users`).
     let mut ids: BTreeSet<u32> = users.iter().map(|u| u.id).collect();
+    ids.extend(known_users);
     if ids.is_empty() {
         ids.insert(0);
     }
@@ -627,7 +662,12 @@ fn scan_with(
         return;
     };
     // Pass 1, while dumpsys runs: what the listings show.
-    let mut files = Files::default();
+    let mut files = Files {
+        stats: BTreeMap::new(),
+        hashes: BTreeMap::new(),
+        results: BTreeMap::new(),
+        cache: Cache::load(ctx.opts.cache_dir.as_deref(), &ctx.dev.serial),
+    };
     let mut apps = merge::records(&listings, &Dumpsys::default(), offset.as_deref());
     let wanted = merge::wanted(&apps);
     let (base_of, _) = merge::assign_paths(&mut apps, &wanted, &Dumpsys::default());
@@ -644,7 +684,7 @@ fn scan_with(
         return;
     }
     // Pass 2: users and apps only dumpsys showed.
-    let dumpsys = read_dumpsys(out, join_dumpsys());
+    let (dumpsys, fresh) = get_dumpsys(out, &build, &listings);
     let extra: BTreeSet<u32> = dumpsys
         .users()
         .into_iter()
@@ -660,6 +700,14 @@ fn scan_with(
     let cov = merge::coverage(&users, &listings, &dumpsys);
     out.inv.notes.extend(cov.notes);
     out.inv.problems.extend(cov.problems);
+    if fresh {
+        let dir = ctx.opts.cache_dir.as_deref();
+        if let Some(m) = Memo::new(&ctx.dev.serial, &build, &listings, &dumpsys) {
+            if let Err(e) = m.save(dir) {
+                out.inv.notes.push(format!("dumpsys memo not saved: {e}"));
+            }
+        }
+    }
     let mut apps = merge::records(&listings, &dumpsys, offset.as_deref());
     let wanted = merge::wanted(&apps);
     let (base_of, problems) = merge::assign_paths(&mut apps, &wanted, &dumpsys);
@@ -679,6 +727,11 @@ fn finish(
     files: &Files,
     lost: Option<(&'static str, RunError)>,
 ) {
+    if let Err(e) = files.cache.save() {
+        out.inv
+            .notes
+            .push(format!("fingerprint cache not saved: {e}"));
+    }
     merge::apply_stats(&mut apps, &files.stats, &files.hashes);
     let problems = merge::apply_fingerprints(&mut apps, base_of, &files.results, lost.is_some());
     out.inv.problems.extend(problems);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::parse::{is_package_name, lines};
 
 /// Per-user state of a package in `dumpsys package`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserState {
     pub installed: bool,
     /// `enabled=2|3|4` (disabled by the app, the user, or until used): still installed.
@@ -21,7 +21,7 @@ pub struct UserState {
 }
 
 /// One `Package [name] (hash):` block of `dumpsys package`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DumpsysPackage {
     pub name: String,
     pub uid: Option<u32>,
@@ -41,7 +41,7 @@ pub struct DumpsysPackage {
 }
 
 /// Parsed `dumpsys package`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dumpsys {
     /// By package name (sorted).
     pub packages: BTreeMap<String, DumpsysPackage>,

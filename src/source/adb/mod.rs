@@ -23,6 +23,7 @@ mod device;
 mod dumpsys;
 mod fingerprint;
 mod host;
+mod memo;
 mod merge;
 pub mod parse;
 mod transport;
