@@ -17,6 +17,8 @@ use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, LineEnding};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 
+use super::pairing::Credentials;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
     #[error("the phone's public key is unreadable: {0}")]
@@ -25,15 +27,6 @@ pub enum CertError {
     Key(String),
     #[error("cannot make a certificate: {0}")]
     Certificate(String),
-}
-
-/// The PEM texts of a new pair record's credentials.
-pub struct Credentials {
-    pub root_certificate: String,
-    pub root_private_key: String,
-    pub host_certificate: String,
-    pub host_private_key: String,
-    pub device_certificate: String,
 }
 
 /// The phone's RSA public key, as `rcgen` wants a key it does not hold.

@@ -26,6 +26,7 @@
 //! `idevice` crate would bring an async runtime and two dozen crates for the four requests used
 //! here, and it accepts any certificate from the phone.
 
+#[cfg(feature = "pair")]
 mod certs;
 mod device;
 mod instproxy;
@@ -46,9 +47,11 @@ pub use device::{NOT_PAIRED, NOT_TRUSTED, SEEN_IN};
 
 /// The building blocks of pair records (used by `--pair`, and by test doubles of a phone and of
 /// the host that paired with it).
+#[cfg(feature = "pair")]
 pub mod pair_material {
-    pub use super::certs::{credentials, new_private_key, public_key_pem, CertError, Credentials};
+    pub use super::certs::{credentials, new_private_key, public_key_pem, CertError};
     pub use super::pairing::record_plist;
+    pub use super::pairing::Credentials;
     pub use super::wire::WireError;
 }
 pub use usbmux::{Address, ENV_ADDRESS};

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use plist::{Dictionary, Value};
 
+#[cfg(feature = "pair")]
 use super::certs;
 use super::lockdown::{Lockdown, LockdownError};
 use super::pair_record::{self, PairRecord};
@@ -30,6 +31,27 @@ pub enum PairError {
     Failed(String),
     #[error("the iPhone paired, but usbmuxd did not save the pair record: {0}")]
     NotSaved(String),
+    #[error("this appsweep was built without pairing (feature `pair`): pair the iPhone with Finder, iTunes, or `idevicepair pair`, or plug it in and tap Trust where usbmuxd runs")]
+    NotBuilt,
+}
+
+/// The PEM texts of a new pair record's credentials.
+pub struct Credentials {
+    pub root_certificate: String,
+    pub root_private_key: String,
+    pub host_certificate: String,
+    pub host_private_key: String,
+    pub device_certificate: String,
+}
+
+#[cfg(feature = "pair")]
+fn new_credentials(device_public_key: &[u8]) -> Result<Credentials, PairError> {
+    certs::generate(device_public_key).map_err(|e| PairError::Failed(e.to_string()))
+}
+
+#[cfg(not(feature = "pair"))]
+fn new_credentials(_device_public_key: &[u8]) -> Result<Credentials, PairError> {
+    Err(PairError::NotBuilt)
 }
 
 /// A new host id (a random UUID, as hosts make them).
@@ -59,7 +81,7 @@ fn data(text: &str) -> Value {
 }
 
 /// What the phone is given in `Pair`: the record without the private keys.
-fn public_record(creds: &certs::Credentials, host_id: &str, system_buid: &str) -> Dictionary {
+fn public_record(creds: &Credentials, host_id: &str, system_buid: &str) -> Dictionary {
     let mut d = Dictionary::new();
     d.insert("DeviceCertificate".into(), data(&creds.device_certificate));
     d.insert("HostCertificate".into(), data(&creds.host_certificate));
@@ -71,7 +93,7 @@ fn public_record(creds: &certs::Credentials, host_id: &str, system_buid: &str) -
 
 /// The whole pair record, in the format every host tool shares (XML plist, PEM in data values).
 pub fn record_plist(
-    creds: &certs::Credentials,
+    creds: &Credentials,
     host_id: &str,
     system_buid: &str,
     escrow_bag: Option<&[u8]>,
@@ -97,6 +119,9 @@ pub fn pair(
     device: &MuxDevice,
     wait: Duration,
 ) -> Result<PairRecord, PairError> {
+    if !cfg!(feature = "pair") {
+        return Err(PairError::NotBuilt);
+    }
     let failed = |e: LockdownError| PairError::Failed(e.to_string());
     let public_key = match lockdown
         .get_value(Some("DevicePublicKey"))
@@ -119,7 +144,7 @@ pub fn pair(
         .read_buid()
         .map_err(|e| PairError::Failed(e.to_string()))?;
     let host_id = new_host_id()?;
-    let creds = certs::generate(&public_key).map_err(|e| PairError::Failed(e.to_string()))?;
+    let creds = new_credentials(&public_key)?;
 
     let public = public_record(&creds, &host_id, &buid);
     let deadline = Instant::now() + wait;

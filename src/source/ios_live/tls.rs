@@ -131,7 +131,7 @@ fn certificate(what: &'static str, bytes: &[u8]) -> Result<CertificateDer<'stati
 }
 
 /// The public key (the bit string of its `SubjectPublicKeyInfo`) of a PEM or DER certificate.
-#[cfg(test)]
+#[cfg(all(test, feature = "pair"))]
 pub fn public_key(cert: &[u8]) -> Option<Vec<u8>> {
     let der = certificate("certificate", cert).ok()?;
     spki(der.as_ref()).map(|k| k.key.to_vec())

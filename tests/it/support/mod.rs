@@ -5,6 +5,7 @@
 pub mod apkbuild;
 pub mod backupbuild;
 pub mod cmd;
+#[cfg(feature = "pair")]
 pub mod fakeiphone;
 pub mod fakephone;
 pub mod ipabuild;
