@@ -62,11 +62,22 @@ fn device_identity_from_binary_info_plist_without_personal_data() {
     assert_eq!(d.manufacturer.as_deref(), Some("Apple"));
     assert_eq!(d.os_version.as_deref(), Some("17.4.1"));
     assert_eq!(d.os_build.as_deref(), Some("21E237"));
-    assert_eq!(d.name.as_deref(), Some("Audit iPhone"));
+    // Asset identifiers are reported; the owner's name for the device is personal data.
+    assert_eq!(d.name, None);
     assert_eq!(d.serial.as_deref(), Some("F2LXK0ABCDEF"));
     assert_eq!(d.imei.as_deref(), Some("356789012345678"));
     assert_eq!(d.location.as_deref(), Some(dir.to_str().unwrap()));
     assert_eq!(d.personal, None);
+    let opts = BackupOptions {
+        include_personal_data: true,
+        ..BackupOptions::default()
+    };
+    let d = scan_one(&dir, &opts).device;
+    assert_eq!(d.name.as_deref(), Some("Audit iPhone"));
+    assert_eq!(
+        d.personal.unwrap().phone_number.as_deref(),
+        Some("+32 470 12 34 56")
+    );
     assert!(inv.problems.is_empty(), "{}", problems(&inv));
     assert_eq!(
         app(&inv, "com.apple.Pages").seen_in,
@@ -662,15 +673,20 @@ fn cli_tiktok_in_a_backup_is_a_violation_exit_1() {
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0]["signature"], "tiktok.global");
     assert_eq!(findings[0]["app"]["id"], TIKTOK);
-    assert!(
-        !doc.to_string().contains("+32 470"),
-        "personal data only on request"
-    );
+    for personal in ["+32 470", "Audit iPhone", "8932000000000000000"] {
+        assert!(
+            !doc.to_string().contains(personal),
+            "personal data only on request: {personal}"
+        );
+    }
+    assert_eq!(r["device"]["serial"], "F2LXK0ABCDEF");
+    assert_eq!(r["device"]["imei"], "356789012345678");
     let (_, doc, _) = cli(&[dir.to_str().unwrap(), "--include-personal-data"], &[]);
     assert_eq!(
         reports(&doc)[0]["device"]["personal"]["phone_number"],
         "+32 470 12 34 56"
     );
+    assert_eq!(reports(&doc)[0]["device"]["name"], "Audit iPhone");
 }
 
 #[test]

@@ -1,56 +1,313 @@
 //! `Manifest.db` (iOS 10 and later): the `Files(fileID, domain, relativePath, flags, file)` table.
 //!
-//! The backup folder is never written: the database is opened read-only and `immutable=1` through
-//! a `file:` URI, so SQLite takes no locks and creates no `-wal`, `-shm` or journal file. A
-//! decrypted copy lives in a private (0600) temporary file that is removed when the scan of that
-//! backup ends, whatever happens.
+//! - **The backup folder is never written.** The database is first opened by appsweep and
+//!   checked to be a regular file (a FIFO would block SQLite's open forever), then opened by
+//!   SQLite read-only and `immutable=1`, so SQLite takes no locks and creates no `-wal`, `-shm`
+//!   or journal file. Rows that live only in a non-empty `Manifest.db-wal` (a backup copied while
+//!   it was written) are read from a private copy with the log applied (see [`super::wal`]).
+//! - **Bounded work.** `Files` must be a real table with a plain `domain` column (a view over an
+//!   endless recursive query is refused); every query runs under a time budget (SQLite's
+//!   progress handler interrupts it); a value longer than [`MAX_VALUE_BYTES`] is an error; more
+//!   than [`MAX_DOMAINS`] domains, or more than [`MAX_DOMAIN_BYTES`] of them, is reported as an
+//!   incomplete read, never a silent cut.
+//! - **Plaintext never touches the disk.** A decrypted database, or one with its log applied, is
+//!   loaded into SQLite's own memory (see [`super::dbimage`]): a kill at any moment, SIGKILL
+//!   included, leaves nothing behind.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
+use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
+
+use super::{dbimage, wal};
+use crate::input::{self, InputError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    #[error("{0}")]
+    Input(#[from] InputError),
     #[error("cannot open: {0}")]
     Open(rusqlite::Error),
     #[error("cannot read the Files table: {0}")]
     Query(rusqlite::Error),
-    #[error("cannot write the decrypted copy to {path}: {source}")]
-    TempFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("has no Files table")]
+    NoFilesTable,
+    #[error("its Files is a {0}, not a table: not read")]
+    FilesNotATable(String),
+    #[error("its Files.domain is a computed column, not stored data: not read")]
+    ComputedDomain,
+    #[error("holds more than {MAX_DOMAINS} distinct domains: the rest were not read")]
+    TooManyDomains,
+    #[error("holds more than {MAX_DOMAIN_BYTES} bytes of domain names: the rest were not read")]
+    TooManyDomainBytes,
+    #[error("reading took longer than the {} s allowed: the rest was not read", BUDGET.as_secs())]
+    TooSlow,
+    #[error("{0}")]
+    Wal(#[from] wal::WalError),
+    #[error("cannot read: {0}")]
+    TempFile(std::io::Error),
+    #[error("{0}")]
+    Image(#[from] dbimage::ImageError),
 }
 
-/// `file:` URI for `path` with every byte outside the unreserved set percent-encoded.
-fn file_uri(path: &Path) -> String {
-    #[cfg(unix)]
-    let bytes: Vec<u8> = {
-        use std::os::unix::ffi::OsStrExt;
-        path.as_os_str().as_bytes().to_vec()
-    };
-    #[cfg(not(unix))]
-    let bytes: Vec<u8> = path.to_string_lossy().replace('\\', "/").into_bytes();
-    let mut uri = String::from("file:");
-    for b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
-            uri.push(char::from(b));
+/// Time allowed for the queries over one database (real ones take milliseconds).
+pub const BUDGET: Duration = Duration::from_secs(30);
+/// Most distinct domains read (real backups have a few thousand).
+pub const MAX_DOMAINS: usize = 1_000_000;
+/// Most bytes of domain names read (real backups: well under a megabyte).
+pub const MAX_DOMAIN_BYTES: usize = 64 << 20;
+/// Longest string or blob SQLite may hand back (a domain is a few dozen bytes).
+pub const MAX_VALUE_BYTES: i32 = 1 << 20;
+
+/// A database opened for reading, under the limits above.
+pub struct Database {
+    conn: Connection,
+    /// The checked evidence file, or a private copy: kept open as long as the connection.
+    _file: Option<File>,
+    /// What the caller should know about how it was read (a log applied).
+    pub note: Option<String>,
+}
+
+/// The limits every connection reads under.
+fn limit(conn: &Connection) {
+    // Sorting and de-duplicating stay in memory: no temporary file holds a domain.
+    let _ = conn.execute_batch("PRAGMA temp_store = MEMORY");
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES);
+    conn.set_limit(Limit::SQLITE_LIMIT_SQL_LENGTH, 1 << 16);
+}
+
+impl Database {
+    /// Opens a backup's `Manifest.db`: a regular file only; its non-empty `-wal`, if any, applied
+    /// to a private copy in memory.
+    pub fn open_backup(path: &Path) -> Result<Database, DbError> {
+        let file = input::open_regular(path, "Manifest.db")?;
+        let mut wal_name = path.as_os_str().to_owned();
+        wal_name.push("-wal");
+        let wal_path = Path::new(&wal_name);
+        let wal_len = match std::fs::symlink_metadata(wal_path) {
+            Err(_) => 0,
+            Ok(_) => input::open_regular(wal_path, "Manifest.db-wal")?
+                .metadata()
+                .map(|m| m.len())
+                .unwrap_or(0),
+        };
+        if wal_len == 0 {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let uri = dbimage::file_uri(path, "mode=ro&immutable=1");
+            let conn = Connection::open_with_flags(uri, flags).map_err(DbError::Open)?;
+            limit(&conn);
+            return Ok(Database {
+                conn,
+                _file: Some(file),
+                note: None,
+            }
+            .guarded());
+        }
+        let mut wal_file = input::open_regular(wal_path, "Manifest.db-wal")?;
+        let mut image = Vec::new();
+        file.take(super::MAX_FILE_BYTES.saturating_add(1))
+            .read_to_end(&mut image)
+            .map_err(DbError::TempFile)?;
+        if image.len() as u64 > super::MAX_FILE_BYTES {
+            return Err(DbError::Input(InputError::TooLarge {
+                what: "Manifest.db",
+                path: path.to_path_buf(),
+                limit: super::MAX_FILE_BYTES,
+            }));
+        }
+        let db_len = image.len() as u64;
+        let mut cursor = std::io::Cursor::new(image);
+        let a = wal::apply(&mut wal_file, wal_len, &mut cursor, db_len)?;
+        let mut image = cursor.into_inner();
+        let note = if a.frames > 0 {
+            let len = a.pages.saturating_mul(u64::from(a.page_size));
+            image.resize(usize::try_from(len).unwrap_or(usize::MAX), 0);
+            format!(
+                "Manifest.db-wal: {} committed frame(s) applied to a private copy",
+                a.frames
+            )
         } else {
-            uri.push_str(&format!("%{b:02X}"));
+            "Manifest.db-wal holds no committed change".to_string()
+        };
+        let mut db = Self::from_image(image, &std::env::temp_dir())?;
+        db.note = Some(note);
+        Ok(db)
+    }
+
+    /// Opens a decrypted database held in memory, without writing it to disk.
+    pub fn from_plaintext(bytes: Vec<u8>) -> Result<Database, DbError> {
+        Self::from_image(bytes, &std::env::temp_dir())
+    }
+
+    fn from_image(image: Vec<u8>, tmp: &Path) -> Result<Database, DbError> {
+        let opened = dbimage::open(image, tmp, limit)?;
+        Ok(Database {
+            conn: opened.conn,
+            _file: opened.file,
+            note: None,
+        }
+        .guarded())
+    }
+
+    /// Installs the time budget.
+    fn guarded(self) -> Database {
+        self.with_budget(BUDGET)
+    }
+
+    /// Replaces the time budget (from now).
+    pub fn with_budget(self, budget: Duration) -> Database {
+        let deadline = Instant::now() + budget;
+        self.conn
+            .progress_handler(1000, Some(move || Instant::now() >= deadline));
+        self
+    }
+
+    fn query_err(e: rusqlite::Error) -> DbError {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::OperationInterrupted) => DbError::TooSlow,
+            _ => DbError::Query(e),
         }
     }
-    uri.push_str("?mode=ro&immutable=1");
-    uri
+
+    /// `Files` is a real table whose `domain` is stored data.
+    fn check_schema(&self) -> Result<(), DbError> {
+        let kind: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT type FROM sqlite_master WHERE name = 'Files' COLLATE NOCASE",
+                [],
+                |row| row.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(Self::query_err(e)),
+            })?;
+        match kind.as_deref() {
+            None => return Err(DbError::NoFilesTable),
+            Some("table") => {}
+            Some(other) => return Err(DbError::FilesNotATable(other.to_string())),
+        }
+        let hidden: i64 = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(MAX(hidden), 0) FROM pragma_table_xinfo('Files') \
+                 WHERE name = 'domain' COLLATE NOCASE",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(Self::query_err)?;
+        if hidden != 0 {
+            return Err(DbError::ComputedDomain);
+        }
+        Ok(())
+    }
+
+    /// `true` when an index of `Files` starts with the `domain` column (real backups have
+    /// `FilesDomainIdx`).
+    fn has_domain_index(&self) -> Result<bool, DbError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master AS m, pragma_index_info(m.name) AS i \
+                 WHERE m.type = 'index' AND m.tbl_name = 'Files' AND i.seqno = 0 \
+                 AND i.name = 'domain'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(Self::query_err)
+    }
+
+    /// Every distinct domain of the `Files` table, sorted. With the domain index real backups
+    /// have, one index seek per domain (a few hundred) instead of a walk over every file row.
+    /// A limit reached mid-way keeps what was read and says why the rest was not.
+    pub fn domains(&self) -> Result<Domains, DbError> {
+        self.check_schema()?;
+        let mut out = Domains::default();
+        let result = if self.has_domain_index()? {
+            self.domains_by_index(&mut out)
+        } else {
+            self.domains_by_scan(&mut out)
+        };
+        if let Err(e) = result {
+            match e {
+                DbError::TooManyDomains | DbError::TooManyDomainBytes | DbError::TooSlow => {
+                    out.cut = Some(e)
+                }
+                e => return Err(e),
+            }
+        }
+        // Text and blob domains sort apart in SQLite; one order for the caller.
+        out.list.sort();
+        out.list.dedup();
+        Ok(out)
+    }
+
+    fn domains_by_index(&self, out: &mut Domains) -> Result<(), DbError> {
+        let mut first = self
+            .conn
+            .prepare("SELECT MIN(domain) FROM Files")
+            .map_err(Self::query_err)?;
+        let mut next = self
+            .conn
+            .prepare("SELECT MIN(domain) FROM Files WHERE domain > ?1")
+            .map_err(Self::query_err)?;
+        let mut current: rusqlite::types::Value = first
+            .query_row([], |row| row.get(0))
+            .map_err(Self::query_err)?;
+        while current != rusqlite::types::Value::Null {
+            if let Some(domain) = text((&current).into()) {
+                out.push(domain)?;
+            }
+            current = next
+                .query_row([&current], |row| row.get(0))
+                .map_err(Self::query_err)?;
+        }
+        Ok(())
+    }
+
+    fn domains_by_scan(&self, out: &mut Domains) -> Result<(), DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT domain FROM Files")
+            .map_err(Self::query_err)?;
+        let mut rows = stmt.query([]).map_err(Self::query_err)?;
+        while let Some(row) = rows.next().map_err(Self::query_err)? {
+            let value = row.get_ref(0).map_err(Self::query_err)?;
+            if let Some(domain) = text(value) {
+                out.push(domain)?;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Opens a database read-only and immutable (never writes next to it).
-pub fn open_immutable(path: &Path) -> Result<Connection, DbError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_URI
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    Connection::open_with_flags(file_uri(path), flags).map_err(DbError::Open)
+/// The domains read, and why the read stopped early if it did.
+#[derive(Debug, Default)]
+pub struct Domains {
+    pub list: Vec<String>,
+    bytes: usize,
+    /// The limit that cut the read short (the list holds what was read before it).
+    pub cut: Option<DbError>,
+}
+
+impl Domains {
+    fn push(&mut self, domain: String) -> Result<(), DbError> {
+        if self.list.len() >= MAX_DOMAINS {
+            return Err(DbError::TooManyDomains);
+        }
+        self.bytes = self.bytes.saturating_add(domain.len());
+        if self.bytes > MAX_DOMAIN_BYTES {
+            return Err(DbError::TooManyDomainBytes);
+        }
+        self.list.push(domain);
+        Ok(())
+    }
 }
 
 fn text(value: rusqlite::types::ValueRef<'_>) -> Option<String> {
@@ -58,126 +315,8 @@ fn text(value: rusqlite::types::ValueRef<'_>) -> Option<String> {
         rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
             Some(String::from_utf8_lossy(t).into_owned())
         }
+        rusqlite::types::ValueRef::Integer(i) => Some(i.to_string()),
         _ => None,
-    }
-}
-
-/// `true` when an index of `Files` starts with the `domain` column (real backups have
-/// `FilesDomainIdx`).
-fn has_domain_index(conn: &Connection) -> Result<bool, DbError> {
-    conn.query_row(
-        "SELECT COUNT(*) FROM sqlite_master AS m, pragma_index_info(m.name) AS i \
-         WHERE m.type = 'index' AND m.tbl_name = 'Files' AND i.seqno = 0 AND i.name = 'domain'",
-        [],
-        |row| row.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
-    .map_err(DbError::Query)
-}
-
-/// Upper bound on distinct domains read (real backups have a few thousand at most).
-const MAX_DOMAINS: usize = 1_000_000;
-
-/// Every distinct domain of the `Files` table, sorted. With the domain index real backups have,
-/// one index seek per domain (a few hundred) instead of a walk over every file row.
-pub fn domains(conn: &Connection) -> Result<Vec<String>, DbError> {
-    let mut out = Vec::new();
-    if has_domain_index(conn)? {
-        let mut first = conn
-            .prepare("SELECT MIN(domain) FROM Files")
-            .map_err(DbError::Query)?;
-        let mut next = conn
-            .prepare("SELECT MIN(domain) FROM Files WHERE domain > ?1")
-            .map_err(DbError::Query)?;
-        let mut current: rusqlite::types::Value = first
-            .query_row([], |row| row.get(0))
-            .map_err(DbError::Query)?;
-        while current != rusqlite::types::Value::Null && out.len() < MAX_DOMAINS {
-            if let Some(domain) = text((&current).into()) {
-                out.push(domain);
-            }
-            current = next
-                .query_row([&current], |row| row.get(0))
-                .map_err(DbError::Query)?;
-        }
-        out.sort();
-        out.dedup();
-        return Ok(out);
-    }
-    let mut stmt = conn
-        .prepare("SELECT DISTINCT domain FROM Files ORDER BY domain")
-        .map_err(DbError::Query)?;
-    let rows = stmt
-        .query_map([], |row| Ok(text(row.get_ref(0)?)))
-        .map_err(DbError::Query)?;
-    for row in rows {
-        if let Some(domain) = row.map_err(DbError::Query)? {
-            out.push(domain);
-        }
-    }
-    // Text and blob domains sort apart in SQLite; one order for the caller.
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
-/// A private temporary file removed on drop.
-pub struct TempDb {
-    path: PathBuf,
-}
-
-impl TempDb {
-    /// Writes `bytes` to a new 0600 file in the system temporary directory.
-    pub fn create(bytes: &[u8]) -> Result<TempDb, DbError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir();
-        let mut last_err = None;
-        for _ in 0..16 {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let path = dir.join(format!(
-                "appsweep-manifest-{}-{n}-{nanos:08x}.db",
-                std::process::id()
-            ));
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            match options.open(&path) {
-                Ok(mut file) => {
-                    let guard = TempDb { path };
-                    file.write_all(bytes)
-                        .and_then(|()| file.flush())
-                        .map_err(|source| DbError::TempFile {
-                            path: guard.path.clone(),
-                            source,
-                        })?;
-                    return Ok(guard);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_err = Some(e),
-                Err(source) => return Err(DbError::TempFile { path, source }),
-            }
-        }
-        Err(DbError::TempFile {
-            path: dir,
-            source: last_err.unwrap_or_else(|| std::io::Error::other("no free temporary name")),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -188,9 +327,18 @@ mod tests {
     #[test]
     fn uri_escapes_specials() {
         assert_eq!(
-            file_uri(Path::new("/a b/c?d#e%f")),
+            dbimage::file_uri(Path::new("/a b/c?d#e%f"), "mode=ro&immutable=1"),
             "file:/a%20b/c%3Fd%23e%25f?mode=ro&immutable=1"
         );
+    }
+
+    fn listing(dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
     }
 
     #[test]
@@ -213,14 +361,13 @@ mod tests {
                 }
                 c.execute_batch("PRAGMA journal_mode=DELETE;").unwrap();
             }
-            let before: Vec<_> = std::fs::read_dir(dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().file_name())
-                .collect();
-            let c = open_immutable(&db).unwrap();
-            assert_eq!(has_domain_index(&c).unwrap(), with_index);
+            let before = listing(dir.path());
+            let d = Database::open_backup(&db).unwrap();
+            assert_eq!(d.has_domain_index().unwrap(), with_index);
+            let got = d.domains().unwrap();
+            assert!(got.cut.is_none());
             assert_eq!(
-                domains(&c).unwrap(),
+                got.list,
                 vec![
                     "42",
                     "AppDomain-a.b",
@@ -231,28 +378,135 @@ mod tests {
                 ],
                 "index: {with_index}"
             );
-            drop(c);
-            let after: Vec<_> = std::fs::read_dir(dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().file_name())
-                .collect();
-            assert_eq!(before, after);
+            drop(d);
+            assert_eq!(before, listing(dir.path()));
         }
     }
 
+    fn make(dir: &Path, sql: &str) -> std::path::PathBuf {
+        let db = dir.join("Manifest.db");
+        Connection::open(&db).unwrap().execute_batch(sql).unwrap();
+        db
+    }
+
     #[test]
-    fn temp_db_is_private_and_removed() {
-        let t = TempDb::create(b"abc").unwrap();
-        let p = t.path().to_path_buf();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+    fn views_and_computed_columns_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let db = make(
+            d.path(),
+            "CREATE VIEW Files AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
+             SELECT 'AppDomain-' || x AS domain FROM c;",
+        );
+        let e = Database::open_backup(&db).unwrap().domains().unwrap_err();
+        assert!(
+            matches!(e, DbError::FilesNotATable(ref k) if k == "view"),
+            "{e}"
+        );
+        let d = tempfile::tempdir().unwrap();
+        let db = make(
+            d.path(),
+            "CREATE TABLE Files (n INTEGER, domain TEXT AS (zeroblob(n)));",
+        );
+        let e = Database::open_backup(&db).unwrap().domains().unwrap_err();
+        assert!(matches!(e, DbError::ComputedDomain), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        let db = make(d.path(), "CREATE TABLE Other (x);");
+        let e = Database::open_backup(&db).unwrap().domains().unwrap_err();
+        assert!(matches!(e, DbError::NoFilesTable), "{e}");
+    }
+
+    #[test]
+    fn a_spent_budget_keeps_what_was_read_and_says_so() {
+        let d = tempfile::tempdir().unwrap();
+        let db = make(
+            d.path(),
+            "CREATE TABLE Files (domain TEXT);
+             WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)
+             INSERT INTO Files SELECT 'AppDomain-' || x FROM c;",
+        );
+        let got = Database::open_backup(&db)
+            .unwrap()
+            .with_budget(Duration::ZERO)
+            .domains();
+        match got {
+            Ok(got) => assert!(matches!(got.cut, Some(DbError::TooSlow)), "{got:?}"),
+            Err(e) => assert!(matches!(e, DbError::TooSlow), "{e}"),
         }
-        drop(t);
-        assert!(!p.exists());
+        let got = Database::open_backup(&db).unwrap().domains().unwrap();
+        assert_eq!(got.list.len(), 200_000);
+    }
+
+    #[test]
+    fn too_long_values_are_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let db = make(
+            d.path(),
+            "CREATE TABLE Files (domain TEXT); INSERT INTO Files VALUES (CAST(zeroblob(2000000) AS TEXT));",
+        );
+        assert!(Database::open_backup(&db).unwrap().domains().is_err());
+    }
+
+    #[test]
+    fn a_log_is_applied_to_a_private_copy_and_the_backup_is_untouched() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("live.db");
+        let c = Connection::open(&src).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+             CREATE TABLE Files (domain TEXT); INSERT INTO Files VALUES ('HomeDomain');
+             PRAGMA wal_checkpoint(TRUNCATE);
+             INSERT INTO Files VALUES ('AppDomain-com.zhiliaoapp.musically');",
+        )
+        .unwrap();
+        let backup = d.path().join("backup");
+        std::fs::create_dir(&backup).unwrap();
+        std::fs::copy(&src, backup.join("Manifest.db")).unwrap();
+        let mut wal_name = src.as_os_str().to_owned();
+        wal_name.push("-wal");
+        std::fs::copy(&wal_name, backup.join("Manifest.db-wal")).unwrap();
+        drop(c);
+        let before = listing(&backup);
+        let db = Database::open_backup(&backup.join("Manifest.db")).unwrap();
+        assert!(
+            db.note.as_deref().unwrap().contains("applied"),
+            "{:?}",
+            db.note
+        );
+        assert_eq!(
+            db.domains().unwrap().list,
+            vec!["AppDomain-com.zhiliaoapp.musically", "HomeDomain"]
+        );
+        drop(db);
+        assert_eq!(before, listing(&backup));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_are_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("Manifest.db");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&db)
+            .status()
+            .unwrap()
+            .success());
+        let e = Database::open_backup(&db).err().unwrap();
+        assert!(e.to_string().contains("(a FIFO)"), "{e}");
+    }
+
+    #[test]
+    fn plaintext_is_read_without_a_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = make(
+            tmp.path(),
+            "CREATE TABLE Files (domain TEXT); INSERT INTO Files VALUES ('AppDomain-x');",
+        );
+        let bytes = std::fs::read(&src).unwrap();
+        let private = tempfile::tempdir().unwrap();
+        let db = Database::from_image(bytes, private.path()).unwrap();
+        assert!(listing(private.path()).is_empty());
+        assert_eq!(db.domains().unwrap().list, vec!["AppDomain-x"]);
+        drop(db);
+        assert!(listing(private.path()).is_empty());
     }
 }

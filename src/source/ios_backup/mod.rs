@@ -11,10 +11,12 @@
 //! Backups are scanned in parallel (rayon) and each inventory is emitted as soon as it is done.
 
 pub mod apps;
+pub mod dbimage;
 pub mod keybag;
 pub mod manifest_db;
 pub mod mbdb;
 pub mod plists;
+pub mod wal;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -259,46 +261,36 @@ fn unusable(path: &Path, reason: &str) -> Inventory {
     inv
 }
 
-/// Largest file read into memory (plists, Manifest.mbdb, an encrypted Manifest.db). Real ones
-/// are far smaller; a bigger one is reported rather than risking the memory of a bulk run.
+/// Largest plist read (`Info.plist`, `Manifest.plist`, `Status.plist`). Real ones hold app icons
+/// and stay within tens of megabytes.
+pub const MAX_PLIST_BYTES: u64 = 256 << 20;
+/// Largest `Manifest.mbdb`, or encrypted `Manifest.db`, read into memory. Real ones are far
+/// smaller; a bigger one is reported rather than risking the memory of a bulk run.
 pub const MAX_FILE_BYTES: u64 = 2 << 30;
 
-/// Reads a file of the backup; `Ok(None)` when it does not exist.
-fn read_optional(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    read_bounded(path).map(Some).or_else(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Ok(None)
-        } else {
-            Err(e)
-        }
-    })
-}
-
-/// Reads a whole file, refusing files over [`MAX_FILE_BYTES`].
-fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "{len} bytes, more than the {MAX_FILE_BYTES} read into memory"
-        )));
+/// Reads a regular file of the backup (never a FIFO, device or socket) of at most `limit`
+/// bytes; `Ok(None)` when it does not exist.
+fn read_optional(
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<Option<Vec<u8>>, crate::input::InputError> {
+    if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Ok(None);
     }
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(MAX_FILE_BYTES).read_to_end(&mut buf)?;
-    Ok(buf)
+    crate::input::read_regular(path, limit, what).map(Some)
 }
 
 /// Reads and parses one plist of the backup, turning every failure into a problem.
 fn read_plist<T>(
     dir: &Path,
-    name: &str,
+    name: &'static str,
     missing: &str,
     parse: impl Fn(&[u8]) -> Result<T, plists::PlistError>,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
     let scope = format!("file {name}");
-    match read_optional(&dir.join(name)) {
+    match read_optional(&dir.join(name), MAX_PLIST_BYTES, name) {
         Ok(Some(bytes)) => match parse(&bytes) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -314,10 +306,7 @@ fn read_plist<T>(
             None
         }
         Err(e) => {
-            problems.push(Problem::new(
-                scope,
-                format!("{name} cannot be read: {e}; {missing}"),
-            ));
+            problems.push(Problem::new(scope, format!("{e}; {missing}")));
             None
         }
     }
@@ -417,7 +406,7 @@ fn read_domains(
     let db_path = dir.join("Manifest.db");
     let mbdb_path = dir.join("Manifest.mbdb");
     let mut any = false;
-    match read_manifest_db(&db_path, manifest, opts, notes) {
+    match read_manifest_db(&db_path, manifest, opts, problems, notes) {
         Ok(Some(domains)) => {
             any = true;
             notes.push(format!("Manifest.db: {} domains read", domains.len()));
@@ -429,7 +418,7 @@ fn read_domains(
             problems.push(problem);
         }
     }
-    match read_optional(&mbdb_path) {
+    match read_optional(&mbdb_path, MAX_FILE_BYTES, "Manifest.mbdb") {
         Ok(Some(bytes)) => {
             any = true;
             match mbdb::domains(&bytes) {
@@ -450,7 +439,7 @@ fn read_domains(
             any = true;
             problems.push(Problem::new(
                 "file Manifest.mbdb",
-                format!("Manifest.mbdb cannot be read: {e}; app containers not read"),
+                format!("{e}; app containers not read"),
             ));
         }
     }
@@ -462,38 +451,66 @@ fn read_domains(
     }
 }
 
-/// `Ok(None)`: no Manifest.db. `Err`: the problem that kept it from being read.
+const DB_SCOPE: &str = "file Manifest.db";
+
+/// The domains of an opened database; a limit reached mid-way is a problem beside what was read.
+fn domains_of(
+    db: &manifest_db::Database,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<String>, Problem> {
+    let domains = db.domains().map_err(|e| {
+        Problem::new(
+            DB_SCOPE,
+            format!("{what} cannot be read: {e}; app containers not read"),
+        )
+    })?;
+    if let Some(cut) = &domains.cut {
+        problems.push(Problem::new(
+            DB_SCOPE,
+            format!(
+                "{what} {cut} ({} domains read before that)",
+                domains.list.len()
+            ),
+        ));
+    }
+    Ok(domains.list)
+}
+
+/// `true` when `Manifest.db-wal` beside `path` exists and is not empty.
+fn has_wal(path: &Path) -> bool {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    std::fs::metadata(name).is_ok_and(|m| m.len() > 0 || !m.is_file())
+}
+
+/// `Ok(None)`: no Manifest.db. `Err`: the problem that kept it from being read. A limit
+/// reached mid-way is pushed to `problems` and what was read is returned.
 fn read_manifest_db(
     path: &Path,
     manifest: Option<&ManifestPlist>,
     opts: &BackupOptions,
+    problems: &mut Vec<Problem>,
     notes: &mut Vec<String>,
 ) -> Result<Option<Vec<String>>, Problem> {
-    let scope = "file Manifest.db";
-    let exists = match std::fs::metadata(path) {
-        Ok(_) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+    let scope = DB_SCOPE;
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
             return Err(Problem::new(
                 scope,
                 format!("Manifest.db cannot be read: {e}"),
             ))
         }
-    };
-    if !exists {
-        return Ok(None);
     }
     let encrypted = manifest.is_some_and(|m| m.is_encrypted);
     if !encrypted {
-        let conn = manifest_db::open_immutable(path).map_err(|e| {
+        let db = manifest_db::Database::open_backup(path).map_err(|e| {
             Problem::new(scope, format!("Manifest.db {e}; app containers not read"))
         })?;
-        return manifest_db::domains(&conn).map(Some).map_err(|e| {
-            Problem::new(
-                scope,
-                format!("Manifest.db is corrupt: {e}; app containers not read"),
-            )
-        });
+        notes.extend(db.note.clone());
+        return domains_of(&db, "Manifest.db", problems).map(Some);
     }
     let Some(password) = opts.password.as_deref() else {
         return Err(Problem::new(
@@ -516,8 +533,8 @@ fn read_manifest_db(
             "encrypted backup but Manifest.plist has no ManifestKey: Manifest.db not read",
         )
     })?;
-    let encrypted_db = read_bounded(path)
-        .map_err(|e| Problem::new(scope, format!("Manifest.db cannot be read: {e}")))?;
+    let encrypted_db = crate::input::read_regular(path, MAX_FILE_BYTES, "Manifest.db")
+        .map_err(|e| Problem::new(scope, e.to_string()))?;
     let plain =
         keybag::decrypt_with_password(keybag, password.as_bytes(), manifest_key, &encrypted_db)
             .map_err(|e| match e {
@@ -530,15 +547,15 @@ fn read_manifest_db(
                 other => Problem::new(scope, format!("Manifest.db cannot be decrypted: {other}")),
             })?;
     drop(encrypted_db);
-    let temp = manifest_db::TempDb::create(&plain)
-        .map_err(|e| Problem::new(scope, format!("decrypted Manifest.db: {e}")))?;
-    drop(plain);
-    let conn = manifest_db::open_immutable(temp.path())
+    let db = manifest_db::Database::from_plaintext(plain)
         .map_err(|e| Problem::new(scope, format!("decrypted Manifest.db {e}")))?;
-    let domains = manifest_db::domains(&conn)
-        .map_err(|e| Problem::new(scope, format!("decrypted Manifest.db is corrupt: {e}")))?;
-    drop(conn);
-    drop(temp);
+    if has_wal(path) {
+        problems.push(Problem::new(
+            scope,
+            "Manifest.db-wal beside an encrypted Manifest.db cannot be decrypted: changes only in it were not read",
+        ));
+    }
+    let domains = domains_of(&db, "decrypted Manifest.db", problems)?;
     notes.push("Manifest.db decrypted with the backup password".to_string());
     Ok(Some(domains))
 }
@@ -561,11 +578,13 @@ fn device_info(
     device.manufacturer = Some("Apple".to_string());
     device.os_version = fields.product_version.clone();
     device.os_build = fields.build_version.clone();
-    device.name = fields.name.clone();
+    // Asset identifiers (UDID, serial, IMEI) find the handset and are always reported; the
+    // device name is usually its owner's ("Alice's iPhone") and is personal data.
     device.serial = fields.serial.clone();
     device.imei = fields.imei.clone();
     device.location = Some(dir.display().to_string());
     if opts.include_personal_data {
+        device.name = fields.name.clone();
         device.personal = Some(PersonalData {
             phone_number: fields.phone_number.clone(),
             iccid: fields.iccid.clone(),

@@ -153,7 +153,8 @@ exit $rc
 }
 
 /// `appsweep ARGS` under an address-space cap (`ulimit -v`, in MiB) and a wall-clock limit
-/// (`timeout`, in seconds; exit 124 when it expires): a hostile input must not blow either.
+/// (`timeout -s KILL`, in seconds; exit 137 when it expires): a hostile input must not blow
+/// either.
 pub fn appsweep_limited(mem_mib: u64, secs: u64) -> Command {
     let mut c = hermetic("sh");
     c.args([

@@ -1,55 +1,6 @@
-//! Hostile inputs, each a class of attack made by a generator (no stored megabytes): every run
-//! is the real binary under an address-space cap and a time limit, beside a real TikTok so the
-//! test also shows that the other results and the violation survive.
+//! `scan files`: special files, empty folders and blank bundle ids.
 
-use crate::support::cmd::{appsweep_limited, code, json, stderr};
-use crate::support::ipabuild::Ipa;
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-/// Address space for one run: far above what appsweep needs, far below what an amplification
-/// attack would take.
-const MEM_MIB: u64 = 1024;
-/// Seconds for one run.
-const SECS: u64 = 60;
-
-/// A folder holding a real TikTok IPA.
-fn tiktok(root: &Path) -> PathBuf {
-    let dir = root.join("tiktok");
-    Ipa::new("com.zhiliaoapp.musically").write(&dir.join("t.ipa"));
-    dir
-}
-
-/// `scan files` of `paths` plus the TikTok folder; returns exit code, report doc and stderr.
-fn scan_files(root: &Path, paths: &[&Path]) -> (i32, Value, String) {
-    let mut c = appsweep_limited(MEM_MIB, SECS);
-    c.args(["scan", "files", "--format", "json"])
-        .args(paths)
-        .arg(tiktok(root));
-    let out = c.output().unwrap();
-    let err = stderr(&out);
-    assert_ne!(code(&out), 124, "timed out: {err}");
-    (code(&out), json(&out), err)
-}
-
-fn report<'a>(doc: &'a Value, id: &Path) -> &'a Value {
-    let id = id.to_str().unwrap();
-    doc["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["device"]["id"] == id)
-        .unwrap_or_else(|| panic!("no report for {id}: {doc}"))
-}
-
-fn assert_tiktok_survives(doc: &Value, root: &Path) {
-    let r = report(doc, &root.join("tiktok"));
-    assert_eq!(r["status"], "violation", "{r}");
-}
-
-fn problem_text(r: &Value) -> String {
-    r["problems"].to_string()
-}
+use super::*;
 
 #[test]
 fn a_fifo_named_like_an_apk_is_a_problem_not_a_hang() {
