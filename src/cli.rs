@@ -36,7 +36,7 @@ pub(crate) fn long_version() -> &'static str {
 #[command(
     name = "appsweep",
     version = long_version(),
-    about = "Finds prohibited apps (TikTok and its variants, other ByteDance apps) on Android phones over ADB, in iOS backups and in APK/IPA files.",
+    about = "Finds prohibited apps (TikTok and its variants, other ByteDance apps) on Android phones over ADB, on iPhones and iPads over USB, in iOS backups and in APK/IPA files.",
     after_help = EXIT_CODES
 )]
 pub struct Cli {
@@ -62,14 +62,14 @@ pub enum ColorChoice {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List attached Android devices and their state.
+    /// List attached Android devices, iPhones and iPads, and their state.
     Devices(DevicesArgs),
     /// Scan devices, backups or files.
     Scan {
         #[command(subcommand)]
         target: ScanTarget,
     },
-    /// Field mode: scan each Android phone as it is plugged in, until Ctrl-C.
+    /// Field mode: scan each Android phone and iPhone as it is plugged in, until Ctrl-C.
     Watch(WatchArgs),
     /// Show or send the records waiting in the outbox.
     Outbox {
@@ -119,6 +119,11 @@ pub enum OutboxCommand {
 pub enum ScanTarget {
     /// Live Android phones through the adb server (default: every attached device, concurrently).
     Adb(AdbScanArgs),
+    /// Live iPhones and iPads through usbmuxd (default: every attached one, concurrently).
+    ///
+    /// usbmuxd is found at USBMUXD_SOCKET_ADDRESS (UNIX:/path or HOST:PORT), else at
+    /// /var/run/usbmuxd (Linux, macOS) or 127.0.0.1:27015 (Windows, Apple Mobile Device Service).
+    Ios(IosScanArgs),
     /// iOS backup folders, or trees holding many.
     Backup(BackupArgs),
     /// .apk / .ipa files or folders of them.
@@ -139,6 +144,15 @@ pub struct CacheArgs {
     /// Do not read or write the fingerprint cache.
     #[arg(long)]
     pub no_cache: bool,
+}
+
+/// Pairing with iPhones.
+#[derive(Args, Clone, Debug, Default)]
+pub struct PairArgs {
+    /// Pair with iPhones this computer is not paired with (unlock the iPhone and tap Trust when
+    /// asked); the pair record is saved through usbmuxd, where every host tool keeps them.
+    #[arg(long)]
+    pub pair: bool,
 }
 
 #[derive(Args, Debug)]
@@ -203,7 +217,10 @@ pub struct WatchArgs {
     pub adb: AdbServerArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// How often to look for attached and detached phones, in milliseconds.
+    #[command(flatten)]
+    pub ios: PairArgs,
+    /// How often to look for attached and detached Android phones, in milliseconds (iPhones
+    /// are announced by usbmuxd).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub poll_ms: u64,
 }
@@ -219,6 +236,20 @@ pub struct AdbScanArgs {
     /// Only this device (repeatable). Default: every attached device.
     #[arg(long, short = 's', value_name = "SERIAL")]
     pub serial: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct IosScanArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    #[command(flatten)]
+    pub ios: PairArgs,
+    /// Only this iPhone or iPad (repeatable). Default: every attached one.
+    #[arg(long, short = 'u', value_name = "UDID")]
+    pub udid: Vec<String>,
+    /// Include person-identifying values (device name, phone number, ICCID, Apple ID) in reports.
+    #[arg(long)]
+    pub include_personal_data: bool,
 }
 
 #[derive(Args, Debug)]
@@ -281,6 +312,18 @@ mod tests {
         assert_eq!(a.serial, ["A"]);
         assert_eq!(a.scan.post.post.as_deref(), Some("http://h/x"));
         assert!(Cli::try_parse_from(["appsweep", "scan", "files"]).is_err());
+        let cli = Cli::try_parse_from([
+            "appsweep", "scan", "ios", "--udid", "U1", "-u", "U2", "--pair",
+        ])
+        .unwrap();
+        let Command::Scan {
+            target: ScanTarget::Ios(i),
+        } = cli.command
+        else {
+            panic!("not scan ios");
+        };
+        assert_eq!(i.udid, ["U1", "U2"]);
+        assert!(i.ios.pair && !i.include_personal_data);
         assert!(Cli::try_parse_from(["appsweep", "devices", "--no-cache"]).is_err());
     }
 }

@@ -3,16 +3,16 @@
 //! the exit outcome.
 
 use crate::cli::{
-    AdbScanArgs, BackupArgs, CacheArgs, Cli, Command, DevicesArgs, FilesArgs, OutboxCommand,
-    ScanTarget, SigCommand, WatchArgs,
+    AdbScanArgs, BackupArgs, CacheArgs, Cli, Command, DevicesArgs, FilesArgs, IosScanArgs,
+    OutboxCommand, ScanTarget, SigCommand, WatchArgs,
 };
 use crate::config::{self, ScanConfig};
 use crate::exit::Outcome;
 use crate::outbox;
 use crate::pipeline;
-use crate::report::{listing, Format, Style};
+use crate::report::{listing, message, Format, Style};
 use crate::signatures::SignatureSet;
-use crate::source::{adb, files, ios_backup};
+use crate::source::{adb, files, ios_backup, ios_live};
 use anyhow::{bail, Context as _, Result};
 use clap::CommandFactory;
 use std::io::Write;
@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             ScanTarget::Files(a) => scan_files(a, style, quiet),
             ScanTarget::Backup(a) => scan_backup(a, style, quiet),
             ScanTarget::Adb(a) => scan_adb(a, style, quiet),
+            ScanTarget::Ios(a) => scan_ios(a, style, quiet),
         },
         Command::Completions { shell } => completions(shell),
         Command::Man { command } => man(&command),
@@ -109,15 +110,33 @@ fn scan_adb(a: AdbScanArgs, style: Style, quiet: bool) -> Result<Outcome> {
     })
 }
 
+/// `scan ios`.
+fn scan_ios(a: IosScanArgs, style: Style, quiet: bool) -> Result<Outcome> {
+    let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
+    let opts = ios_live::IosOptions {
+        udids: a.udid,
+        include_personal_data: a.include_personal_data,
+        pair: a.ios.pair,
+        ..ios_live::IosOptions::default()
+    };
+    pipeline::run(&cfg, stdout(), |emit| {
+        ios_live::scan(&opts, emit).context("scanning iPhones over usbmuxd")
+    })
+}
+
 /// `watch`: records are shown as each phone finishes (human on a terminal, else JSON lines)
 /// and posted as soon as they are queued.
 fn watch(a: WatchArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let mut cfg = ScanConfig::new(&a.scan, style, quiet, Format::Jsonl)?;
     cfg.post_each = true;
     let opts = config::adb_options(&a.adb, &a.cache, a.scan.hash);
+    let ios = ios_live::IosOptions {
+        pair: a.ios.pair,
+        ..ios_live::IosOptions::default()
+    };
     let poll = std::time::Duration::from_millis(a.poll_ms.max(50));
     pipeline::run(&cfg, stdout(), |emit| {
-        crate::watch::run(&opts, poll, emit);
+        crate::watch::run(&opts, &ios, poll, emit);
         Ok(())
     })
 }
@@ -144,21 +163,39 @@ fn outbox_cmd(command: OutboxCommand) -> Result<Outcome> {
     }
 }
 
-/// `devices`: exit 3 when a device is not in the `device` state.
+/// `devices`: Android devices from the adb server and iPhones from usbmuxd; exit 3 when one is
+/// not ready to scan. A source that cannot be asked is said on stderr; both failing is an error.
+/// usbmuxd missing at its default place is not mentioned (nothing Apple is installed).
 fn devices(a: DevicesArgs) -> Result<Outcome> {
     // Listing reads no fingerprints: no cache.
     let no_cache = CacheArgs { no_cache: true };
     let opts = config::adb_options(&a.adb, &no_cache, files::HashMode::None);
-    let list = adb::list_devices(&opts).context("listing devices")?;
+    let android = adb::list_devices(&opts);
+    let iphones = ios_live::list_devices(&ios_live::IosOptions::default());
+    let mux_asked = std::env::var_os(ios_live::ENV_ADDRESS).is_some();
+    let (android, iphones) = match (android, iphones) {
+        (Ok(a), Ok(i)) => (a, i),
+        (Ok(a), Err(e)) => {
+            if mux_asked || !matches!(e, ios_live::IosError::NoUsbmuxd { .. }) {
+                message(&format!("iPhones not listed: {e}"));
+            }
+            (a, Vec::new())
+        }
+        (Err(e), Ok(i)) if !i.is_empty() => {
+            message(&format!("Android devices not listed: {e}"));
+            (Vec::new(), i)
+        }
+        (Err(e), _) => return Err(e).context("listing devices"),
+    };
     let format = config::format(a.format, Format::Human, Format::Json);
-    listing::devices(&mut std::io::stdout().lock(), &list, format)?;
-    Ok(
-        if list.iter().any(|d| d.state != adb::DeviceState::Device) {
-            Outcome::Incomplete
-        } else {
-            Outcome::Clean
-        },
-    )
+    listing::devices(&mut std::io::stdout().lock(), &android, &iphones, format)?;
+    let not_ready = android.iter().any(|d| d.state != adb::DeviceState::Device)
+        || iphones.iter().any(|d| d.state != "paired");
+    Ok(if not_ready {
+        Outcome::Incomplete
+    } else {
+        Outcome::Clean
+    })
 }
 
 /// `signatures list|check|show`.

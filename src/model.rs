@@ -24,6 +24,8 @@ pub enum SourceKind {
     Adb,
     Backup,
     Files,
+    /// A live iPhone or iPad through usbmuxd (lockdownd and installation_proxy).
+    Usbmuxd,
 }
 
 /// Personal data about the device's owner: only reported with `--include-personal-data`.
@@ -132,6 +134,8 @@ pub enum SeenIn {
     Ipa,
     /// `scan files`: an APK file.
     Apk,
+    /// Live iPhone: lockdownd's `installation_proxy` `Browse`.
+    InstallationProxy,
 }
 
 impl SeenIn {
@@ -147,6 +151,7 @@ impl SeenIn {
             SeenIn::AppPlugin => "app_plugin",
             SeenIn::Ipa => "ipa",
             SeenIn::Apk => "apk",
+            SeenIn::InstallationProxy => "installation_proxy",
         }
     }
 }

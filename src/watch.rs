@@ -3,11 +3,16 @@
 //! each time it reaches the `device` state; it is scanned again only after it was detached (or
 //! went offline) and came back. Unauthorized phones get the instructions once per attach. Ends
 //! on Ctrl-C, after the scans under way finish.
+//!
+//! iPhones and iPads come from usbmuxd's `Listen` events, on their own thread: each attach is
+//! scanned once (usbmuxd gives a new handle at each plug). A phone this computer is not paired
+//! with gets the instructions instead of a record, and is scanned when usbmuxd says it was paired
+//! (the user tapped Trust) — or at once with `--pair`.
 
 use crate::report::{message, sanitize};
 use crate::source::adb::DeviceState;
-use crate::source::{adb, Emit};
-use std::collections::BTreeMap;
+use crate::source::{adb, ios_live, Emit};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,8 +53,97 @@ fn plan(acted: &mut BTreeMap<String, DeviceState>, list: &[adb::DeviceEntry]) ->
     actions
 }
 
+/// Sleeps up to `d`, waking early on Ctrl-C.
+fn nap(d: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + d;
+    while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Scans one iPhone; `false` when it is not paired (the instructions went to stderr instead).
+fn scan_iphone(opts: &ios_live::IosOptions, phone: &ios_live::Phone, emit: Emit<'_>) -> bool {
+    match ios_live::scan_phone(opts, phone) {
+        Ok(inv) => match ios_live::pairing_hint(&inv) {
+            Some(hint) => {
+                message(&format!("{} is not paired: {hint}", phone.udid()));
+                false
+            }
+            None => {
+                emit(inv);
+                true
+            }
+        },
+        Err(e) => {
+            message(&format!("{}: {e}", phone.udid()));
+            true
+        }
+    }
+}
+
+/// Follows usbmuxd until Ctrl-C: each attach scanned once, unpaired phones when paired.
+fn watch_iphones(opts: &ios_live::IosOptions, stop: &AtomicBool, emit: Emit<'_>) {
+    let scanned: std::sync::Mutex<BTreeSet<ios_live::Phone>> = Default::default();
+    let waiting: std::sync::Mutex<BTreeSet<ios_live::Phone>> = Default::default();
+    let mut last_error: Option<String> = None;
+    std::thread::scope(|scope| {
+        while !stop.load(Ordering::SeqCst) {
+            let mut sub = match ios_live::subscribe(opts) {
+                Ok(s) => s,
+                Err(e) => {
+                    let msg = format!("iPhones: {e}; retrying");
+                    if last_error.as_deref() != Some(msg.as_str()) {
+                        message(&msg);
+                        last_error = Some(msg);
+                    }
+                    nap(Duration::from_secs(2), stop);
+                    continue;
+                }
+            };
+            last_error = None;
+            while !stop.load(Ordering::SeqCst) {
+                let phone = match sub.next(Duration::from_millis(200)) {
+                    Ok(Some(ios_live::WatchEvent::Attached(p))) => {
+                        if !lock(&scanned).insert(p.clone()) {
+                            continue;
+                        }
+                        p
+                    }
+                    Ok(Some(ios_live::WatchEvent::Paired(p))) => {
+                        if !lock(&waiting).remove(&p) {
+                            continue;
+                        }
+                        p
+                    }
+                    Ok(Some(ios_live::WatchEvent::Detached(p))) => {
+                        lock(&scanned).remove(&p);
+                        lock(&waiting).remove(&p);
+                        continue;
+                    }
+                    Ok(None) => continue,
+                    Err(e) => {
+                        message(&format!("iPhones: {e}; listening again"));
+                        nap(Duration::from_secs(1), stop);
+                        break;
+                    }
+                };
+                let waiting = &waiting;
+                scope.spawn(move || {
+                    if !scan_iphone(opts, &phone, emit) {
+                        lock(waiting).insert(phone);
+                    }
+                });
+            }
+        }
+    });
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Watches until Ctrl-C, scanning each phone once per attach into `emit`.
-pub fn run(opts: &adb::AdbOptions, poll: Duration, emit: Emit<'_>) {
+pub fn run(opts: &adb::AdbOptions, ios: &ios_live::IosOptions, poll: Duration, emit: Emit<'_>) {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
@@ -59,6 +153,8 @@ pub fn run(opts: &adb::AdbOptions, poll: Duration, emit: Emit<'_>) {
     let mut acted: BTreeMap<String, DeviceState> = BTreeMap::new();
     let mut last_error: Option<String> = None;
     std::thread::scope(|scope| {
+        let stop_ref: &AtomicBool = &stop;
+        scope.spawn(move || watch_iphones(ios, stop_ref, emit));
         let mut running: Vec<std::thread::ScopedJoinHandle<'_, ()>> = Vec::new();
         while !stop.load(Ordering::SeqCst) {
             match adb::list_devices(opts) {
@@ -101,10 +197,7 @@ pub fn run(opts: &adb::AdbOptions, poll: Duration, emit: Emit<'_>) {
                 let _ = h.join();
             }
             running = still;
-            let until = Instant::now() + poll;
-            while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            nap(poll, &stop);
         }
         message(&format!(
             "stopping; waiting for {} scan(s) under way",

@@ -6,6 +6,7 @@ use super::Format;
 use crate::outbox::Pending;
 use crate::signatures::{Kind, Signature, SignatureSet};
 use crate::source::adb::DeviceEntry;
+use crate::source::ios_live::IosDeviceEntry;
 use std::io::{self, Write};
 
 fn json_line<T: serde::Serialize + ?Sized>(out: &mut dyn Write, v: &T) -> io::Result<()> {
@@ -16,24 +17,70 @@ fn json_line<T: serde::Serialize + ?Sized>(out: &mut dyn Write, v: &T) -> io::Re
     )
 }
 
+/// One line of `appsweep devices`, Android or iOS.
+#[derive(serde::Serialize)]
+struct DeviceRow<'a> {
+    platform: &'static str,
+    /// adb serial or UDID.
+    serial: &'a str,
+    /// adb's state (`device`, `unauthorized`, ...) or the pairing state of an iPhone (`paired`,
+    /// `not_paired`, `not_trusted`, `unreachable`).
+    state: &'a str,
+    model: Option<&'a str>,
+    product: Option<&'a str>,
+    os_version: Option<&'a str>,
+    transport: Option<String>,
+    hint: Option<&'a str>,
+}
+
+fn rows<'a>(android: &'a [DeviceEntry], iphones: &'a [IosDeviceEntry]) -> Vec<DeviceRow<'a>> {
+    let a = android.iter().map(|d| DeviceRow {
+        platform: "android",
+        serial: &d.serial,
+        state: d.state.as_str(),
+        model: d.model.as_deref(),
+        product: d.product.as_deref(),
+        os_version: None,
+        transport: d.transport.clone(),
+        hint: d.hint.as_deref(),
+    });
+    let i = iphones.iter().map(|d| DeviceRow {
+        platform: "ios",
+        serial: &d.udid,
+        state: &d.state,
+        model: d.model.as_deref(),
+        product: None,
+        os_version: d.os_version.as_deref(),
+        transport: Some(d.connection.to_lowercase()),
+        hint: d.hint.as_deref(),
+    });
+    a.chain(i).collect()
+}
+
 /// `appsweep devices`: JSON (one array) or a tab-separated line per device with its hint.
-pub fn devices(out: &mut dyn Write, list: &[DeviceEntry], format: Format) -> io::Result<()> {
+pub fn devices(
+    out: &mut dyn Write,
+    android: &[DeviceEntry],
+    iphones: &[IosDeviceEntry],
+    format: Format,
+) -> io::Result<()> {
+    let list = rows(android, iphones);
     match format {
-        Format::Json | Format::Jsonl => json_line(out, list),
+        Format::Json | Format::Jsonl => json_line(out, &list),
         Format::Human | Format::Csv => {
             if list.is_empty() {
                 writeln!(out, "no devices attached")?;
             }
-            for d in list {
+            for d in &list {
                 writeln!(
                     out,
                     "{}\t{}\t{}\t{}",
-                    sanitize(&d.serial),
-                    sanitize(d.state.as_str()),
-                    sanitize(d.model.as_deref().unwrap_or("-")),
+                    sanitize(d.serial),
+                    sanitize(d.state),
+                    sanitize(d.model.unwrap_or("-")),
                     sanitize(d.transport.as_deref().unwrap_or("-"))
                 )?;
-                if let Some(h) = &d.hint {
+                if let Some(h) = d.hint {
                     writeln!(out, "  -> {}", sanitize(h))?;
                 }
             }

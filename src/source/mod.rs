@@ -4,6 +4,7 @@
 pub mod adb;
 pub mod files;
 pub mod ios_backup;
+pub mod ios_live;
 
 use crate::model::Inventory;
 

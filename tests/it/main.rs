@@ -16,6 +16,9 @@ mod cli;
 mod fakephone;
 mod hostile;
 mod ios_backup;
+// Fake iPhones make pair records, which needs the `pair` feature (on by default).
+#[cfg(feature = "pair")]
+mod ios_live;
 mod outbox;
 mod outbox_https;
 mod sanitize;

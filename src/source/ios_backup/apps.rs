@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::plists::{InfoPlist, ManifestPlist};
+use super::plists::{InfoPlist, ItunesMetadata, ManifestPlist};
 use crate::model::{AppRecord, SeenIn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,12 +62,39 @@ pub struct AppSet {
     pub apple_ids: Vec<String>,
 }
 
-fn set_detail(app: &mut AppRecord, key: &str, value: Option<&String>) {
+/// Adds a detail unless the app already has one under `key`.
+pub fn set_detail(app: &mut AppRecord, key: &str, value: Option<&String>) {
     if let Some(v) = value {
         if !app.details.iter().any(|(k, _)| k == key) {
             app.details.push((key.to_string(), v.clone()));
         }
     }
+}
+
+/// Fills an app from its `iTunesMetadata` (fields already known stay), the same way wherever
+/// the metadata was read (a backup's `Info.plist`, a live phone's installation_proxy). The
+/// buyer's Apple IDs are personal data: the caller decides whether to keep them.
+pub fn apply_metadata(app: &mut AppRecord, m: &ItunesMetadata) {
+    if app.app_store_id.is_none() {
+        app.app_store_id = m.item_id;
+    }
+    if app.name.is_none() {
+        app.name.clone_from(&m.item_name);
+    }
+    if app.version.is_none() {
+        app.version.clone_from(&m.short_version);
+    }
+    set_detail(app, "seller", m.artist_name.as_ref());
+    set_detail(app, "source_app", m.source_app.as_ref());
+    set_detail(app, "purchase_date", m.purchase_date.as_ref());
+    set_detail(app, "genre", m.genre.as_ref());
+    if let Some(id) = m.item_id {
+        set_detail(app, "app_store_id", Some(&id.to_string()));
+    }
+    if m.bundle_id.as_deref().is_some_and(|b| b != app.id) {
+        set_detail(app, "metadata_bundle_id", m.bundle_id.as_ref());
+    }
+    set_detail(app, "bundle_version", m.bundle_version.as_ref());
 }
 
 impl AppSet {
@@ -89,26 +116,7 @@ impl AppSet {
         for entry in &info.applications {
             let app = self.see(&entry.bundle_id, Place::InfoApplications);
             let Some(m) = &entry.metadata else { continue };
-            if app.app_store_id.is_none() {
-                app.app_store_id = m.item_id;
-            }
-            if app.name.is_none() {
-                app.name.clone_from(&m.item_name);
-            }
-            if app.version.is_none() {
-                app.version.clone_from(&m.short_version);
-            }
-            set_detail(app, "seller", m.artist_name.as_ref());
-            set_detail(app, "source_app", m.source_app.as_ref());
-            set_detail(app, "purchase_date", m.purchase_date.as_ref());
-            set_detail(app, "genre", m.genre.as_ref());
-            if let Some(id) = m.item_id {
-                set_detail(app, "app_store_id", Some(&id.to_string()));
-            }
-            if m.bundle_id.as_deref().is_some_and(|b| b != entry.bundle_id) {
-                set_detail(app, "metadata_bundle_id", m.bundle_id.as_ref());
-            }
-            set_detail(app, "bundle_version", m.bundle_version.as_ref());
+            apply_metadata(app, m);
             self.apple_ids.extend(m.apple_ids.iter().cloned());
         }
     }
