@@ -2,9 +2,14 @@
 //! `iTunesMetadata.plist` (App Store `itemId`, name, seller) when present. Reads the zip central
 //! directory and those two entries only (each at most 8 MiB), through the crate's one plist
 //! reader ([`crate::plists`]: depth and expansion limits) and its one `iTunesMetadata` parser.
+//!
+//! An IPA costs at most [`READ_BUDGET`] bytes read, whatever its size: the zip reader searches a
+//! file for its end records and central directory when they are not where they belong, and a
+//! sparse file of terabytes must not be searched whole. An unreadable `iTunesMetadata.plist` does
+//! not hide the app `Info.plist` names: it is reported beside it.
 
 use crate::plists;
-use std::io::{Read, Seek};
+use std::io::{self, Read, Seek, SeekFrom};
 
 /// What an IPA says about its app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,9 +23,11 @@ pub struct IpaInfo {
     pub seller: Option<String>,
     /// The `Payload/*.app` folder the Info.plist came from.
     pub app_dir: Option<String>,
+    /// Why `iTunesMetadata.plist` was present but not read (its App Store id is then unknown).
+    pub metadata_error: Option<IpaError>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IpaError {
     #[error("not a readable zip archive: {0}")]
     Zip(String),
@@ -33,6 +40,36 @@ pub enum IpaError {
 }
 
 const MAX_PLIST: u64 = 8 * 1024 * 1024;
+
+/// Bytes an IPA may cost to read: its end records, central directory and two plists.
+pub const READ_BUDGET: u64 = 64 * 1024 * 1024;
+
+/// A reader that fails once it has delivered its budget of bytes.
+struct Budgeted<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 && !buf.is_empty() {
+            return Err(io::Error::other(format!(
+                "read more than the {READ_BUDGET}-byte limit for an IPA (its end records or \
+                 central directory are not where they belong)"
+            )));
+        }
+        let n = usize::try_from(self.left).unwrap_or(usize::MAX).min(buf.len());
+        let got = self.inner.read(buf.get_mut(..n).unwrap_or_default())?;
+        self.left = self.left.saturating_sub(got as u64);
+        Ok(got)
+    }
+}
+
+impl<R: Seek> Seek for Budgeted<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
 
 fn read_entry<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
@@ -63,6 +100,10 @@ fn plist_error(entry: &str) -> impl FnOnce(crate::plists::PlistError) -> IpaErro
 
 /// Reads an IPA.
 pub fn analyze<R: Read + Seek>(reader: R) -> Result<IpaInfo, IpaError> {
+    let reader = Budgeted {
+        inner: reader,
+        left: READ_BUDGET,
+    };
     let mut zip = zip::ZipArchive::new(reader).map_err(|e| IpaError::Zip(e.to_string()))?;
     let mut candidates: Vec<String> = zip
         .file_names()
@@ -88,13 +129,18 @@ pub fn analyze<R: Read + Seek>(reader: R) -> Result<IpaInfo, IpaError> {
     };
     const META: &str = "iTunesMetadata.plist";
     if zip.index_for_name(META).is_some() {
-        let meta = plists::parse_itunes_metadata(&read_entry(&mut zip, META)?)
-            .map_err(plist_error(META))?;
-        out.app_store_id = meta.item_id;
-        out.store_name = meta.item_name;
-        out.seller = meta.artist_name;
-        if out.bundle_id.is_none() {
-            out.bundle_id = meta.bundle_id;
+        let meta = read_entry(&mut zip, META)
+            .and_then(|b| plists::parse_itunes_metadata(&b).map_err(plist_error(META)));
+        match meta {
+            Ok(meta) => {
+                out.app_store_id = meta.item_id;
+                out.store_name = meta.item_name;
+                out.seller = meta.artist_name;
+                if out.bundle_id.is_none() {
+                    out.bundle_id = meta.bundle_id;
+                }
+            }
+            Err(e) => out.metadata_error = Some(e),
         }
     }
     Ok(out)
@@ -175,5 +221,86 @@ mod tests {
         let e = analyze(Cursor::new(ipa)).unwrap_err();
         assert!(matches!(e, IpaError::TooLarge { .. }), "{e}");
         assert!(e.to_string().contains("8388608-byte limit"), "{e}");
+    }
+
+    /// `hole` zeros, then `tail`: a sparse file without the disk.
+    struct Sparse {
+        hole: u64,
+        tail: Vec<u8>,
+        pos: u64,
+    }
+
+    impl Read for Sparse {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut n = 0;
+            for b in buf.iter_mut() {
+                let Some(at) = self.pos.checked_sub(self.hole) else {
+                    *b = 0;
+                    self.pos += 1;
+                    n += 1;
+                    continue;
+                };
+                match self.tail.get(at as usize) {
+                    Some(v) => *b = *v,
+                    None => break,
+                }
+                self.pos += 1;
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Seek for Sparse {
+        fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+            let end = self.hole + self.tail.len() as u64;
+            self.pos = match pos {
+                SeekFrom::Start(p) => p,
+                SeekFrom::End(d) => end.checked_add_signed(d).unwrap(),
+                SeekFrom::Current(d) => self.pos.checked_add_signed(d).unwrap(),
+            };
+            Ok(self.pos)
+        }
+    }
+
+    #[test]
+    fn a_huge_file_costs_no_more_than_the_read_budget() {
+        // A real IPA after 20 GB of zeros: its directory is not where its end record says, and
+        // the zip reader would search the whole hole for it.
+        let tail = build_ipa("com.zhiliaoapp.musically", None, true);
+        let mut reader = Sparse {
+            hole: 20 << 30,
+            tail,
+            pos: 0,
+        };
+        let e = analyze(&mut reader).unwrap_err();
+        assert!(e.to_string().contains("67108864-byte limit for an IPA"), "{e}");
+        // 20 GB of zeros alone.
+        let e = analyze(Sparse {
+            hole: 20 << 30,
+            tail: Vec::new(),
+            pos: 0,
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("67108864-byte limit for an IPA"), "{e}");
+    }
+
+    #[test]
+    fn an_unreadable_itunes_metadata_does_not_hide_the_app() {
+        let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        let mut info = plist::Dictionary::new();
+        info.insert("CFBundleIdentifier".into(), "com.zhiliaoapp.musically".into());
+        let mut buf = Vec::new();
+        plist::to_writer_binary(&mut buf, &info).unwrap();
+        zw.start_file("Payload/A.app/Info.plist", opts).unwrap();
+        zw.write_all(&buf).unwrap();
+        zw.start_file("iTunesMetadata.plist", opts).unwrap();
+        zw.write_all(b"<plist><dict><key>itemId</key>").unwrap();
+        let info = analyze(Cursor::new(zw.finish().unwrap().into_inner())).unwrap();
+        assert_eq!(info.bundle_id.as_deref(), Some("com.zhiliaoapp.musically"));
+        assert_eq!(info.app_store_id, None);
+        let e = info.metadata_error.unwrap();
+        assert!(matches!(e, IpaError::Plist { ref entry, .. } if entry == "iTunesMetadata.plist"), "{e}");
     }
 }

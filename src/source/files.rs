@@ -131,12 +131,21 @@ fn sniff(path: &Path, file: &std::fs::File) -> Artifact {
 
 /// Fingerprints one file into an app record, or a problem.
 pub fn analyze_file(path: &Path, hash: HashMode) -> Result<AppRecord, Problem> {
-    analyze_counted(path, hash).map(|(app, _)| app)
+    analyze_counted(path, hash).map(|r| r.app)
 }
 
-/// Like [`analyze_file`], also returning the bytes read (fingerprint ranges plus hashing).
-pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<(AppRecord, u64), Problem> {
+/// One file read: its app, the bytes read (fingerprint ranges plus hashing) and what of it was
+/// not read although the app was (an unreadable `iTunesMetadata.plist`).
+pub struct Scanned {
+    pub app: AppRecord,
+    pub bytes_read: u64,
+    pub problems: Vec<Problem>,
+}
+
+/// Like [`analyze_file`], also returning the bytes read and what was not read.
+pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<Scanned, Problem> {
     let mut bytes_read = 0u64;
+    let mut problems = Vec::new();
     let shown = path.display().to_string();
     let problem = |msg: String| Problem::new(format!("file {shown}"), msg);
     // Only regular files: a FIFO named `x.apk` would block the open forever.
@@ -149,15 +158,23 @@ pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<(AppRecord, u64), 
                 .map_err(|e| problem(format!("cannot read: {e}")))?;
             let info = ipa::analyze(std::io::BufReader::new(f))
                 .map_err(|e| problem(format!("unreadable IPA: {e}")))?;
+            let metadata = info
+                .metadata_error
+                .as_ref()
+                .map(|e| format!("{e}: its App Store id is unknown"));
             let id = info
                 .bundle_id
                 .clone()
                 .filter(|id| !id.trim().is_empty())
                 .ok_or_else(|| {
-                    problem(
-                        "IPA without a bundle id (CFBundleIdentifier is missing or empty)".into(),
-                    )
+                    let mut m =
+                        "IPA without a bundle id (CFBundleIdentifier is missing or empty)".to_string();
+                    if let Some(why) = &metadata {
+                        m.push_str(&format!("; {why}"));
+                    }
+                    problem(m)
                 })?;
+            problems.extend(metadata.map(&problem));
             let mut app = AppRecord::new(id);
             app.name = info.store_name.or(info.name);
             app.version = info.version;
@@ -191,11 +208,15 @@ pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<(AppRecord, u64), 
             Some(sha256_file(path).map_err(|e| problem(format!("cannot hash: {e}")))?);
         bytes_read += app.size.unwrap_or(0);
     }
-    Ok((app, bytes_read))
+    Ok(Scanned {
+        app,
+        bytes_read,
+        problems,
+    })
 }
 
 /// An app and the bytes read for it, or why the file could not be read.
-type FileResult = Result<(AppRecord, u64), Problem>;
+type FileResult = Result<Scanned, Problem>;
 
 /// Scans each argument as one inventory, emitting them in argument order.
 pub fn scan(paths: &[PathBuf], opts: &FilesOptions, emit: super::Emit<'_>) {
@@ -247,10 +268,11 @@ pub fn scan(paths: &[PathBuf], opts: &FilesOptions, emit: super::Emit<'_>) {
     for (i, r) in results {
         if let Some(inv) = inventories.get_mut(i) {
             match r {
-                Ok((app, bytes)) => {
-                    inv.apps.push(app);
+                Ok(scanned) => {
+                    inv.apps.push(scanned.app);
+                    inv.problems.extend(scanned.problems);
                     if let Some(s) = inv.stats.as_mut() {
-                        s.bytes_transferred += bytes;
+                        s.bytes_transferred += scanned.bytes_read;
                     }
                 }
                 Err(p) => inv.problems.push(p),

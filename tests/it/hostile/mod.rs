@@ -4,6 +4,7 @@
 
 mod backup;
 mod files;
+mod inputs;
 mod plists;
 mod signals;
 

@@ -52,33 +52,35 @@ fn a_deep_xml_plist_in_an_ipa_is_a_problem_not_a_crash() {
     );
 }
 
-#[test]
-fn a_shared_object_plist_bomb_in_an_ipa_is_a_problem() {
-    // Object 0: {"CFBundleIdentifier": object 1}; object i (1..=40) an array holding object i+1
-    // twice; object 41: true; object 42: the key. 2^40 values once expanded, < 400 bytes.
+/// A binary plist string object (ASCII).
+fn bstring(s: &str) -> Vec<u8> {
+    let n = u8::try_from(s.len()).unwrap();
+    if n < 15 {
+        [&[0x50 | n][..], s.as_bytes()].concat()
+    } else {
+        [&[0x5F, 0x10, n][..], s.as_bytes()].concat()
+    }
+}
+
+/// `{key: bomb}` where the bomb is 40 arrays, each holding the next one twice: 2^40 values once
+/// expanded, under 400 bytes stored. Object 0 is the dict, 1..=40 the arrays, 41 `true`, 42 the
+/// key.
+fn node_bomb(key: &str) -> Vec<u8> {
     let n = 41u8;
     let mut objects: Vec<Vec<u8>> = vec![vec![0xD1, n + 1, 1]];
     objects.extend((1..n).map(|i| vec![0xA2, i + 1, i + 1]));
     objects.push(vec![0x09]);
-    objects.push([&[0x5F, 0x10, 18][..], b"CFBundleIdentifier"].concat());
-    let mut bin = b"bplist00".to_vec();
-    let mut offsets = Vec::new();
-    for o in &objects {
-        offsets.push(bin.len() as u16);
-        bin.extend_from_slice(o);
-    }
-    let table = bin.len() as u64;
-    for o in offsets {
-        bin.extend_from_slice(&o.to_be_bytes());
-    }
-    bin.extend_from_slice(&[0, 0, 0, 0, 0, 0, 2, 1]);
-    bin.extend_from_slice(&(objects.len() as u64).to_be_bytes());
-    bin.extend_from_slice(&0u64.to_be_bytes());
-    bin.extend_from_slice(&table.to_be_bytes());
+    objects.push(bstring(key));
+    let bin = bplist(&objects);
     assert!(bin.len() < 400, "{}", bin.len());
+    bin
+}
+
+#[test]
+fn a_shared_object_plist_bomb_in_an_ipa_is_a_problem() {
     let root = tempfile::tempdir().unwrap();
     let ipa = Ipa::new("x.y")
-        .raw_info(bin)
+        .raw_info(node_bomb("CFBundleIdentifier"))
         .write(&root.path().join("bomb/x.ipa"));
     let r = scan_beside_tiktok(root.path(), &ipa);
     assert_eq!(r["status"], "incomplete");
@@ -86,6 +88,51 @@ fn a_shared_object_plist_bomb_in_an_ipa_is_a_problem() {
         r["problems"].to_string().contains("expands to more than"),
         "{r}"
     );
+}
+
+#[test]
+fn a_shared_object_bomb_as_an_ipa_itunes_metadata_is_a_problem_and_the_app_is_still_read() {
+    let root = tempfile::tempdir().unwrap();
+    let ipa = Ipa::new(TIKTOK)
+        .raw_metadata(node_bomb("itemId"))
+        .write(&root.path().join("meta/x.ipa"));
+    let r = scan_beside_tiktok(root.path(), &ipa);
+    // Info.plist was read: the app is known and still a violation; the metadata says why not.
+    assert_eq!(r["status"], "violation", "{r}");
+    assert!(problem_text(&r).contains("expands to more than"), "{r}");
+}
+
+#[test]
+fn shared_object_bombs_in_every_backup_plist_are_problems_and_the_rest_is_read() {
+    let root = tempfile::tempdir().unwrap();
+    let backup = |name: &str, udid: &str| Backup::new(udid).write(&root.path().join(name));
+    let info = backup("info", "00008101-000A1B2C3D4E5F70");
+    std::fs::write(info.join("Info.plist"), node_bomb("Applications")).unwrap();
+    let manifest = backup("manifest", "00008101-000A1B2C3D4E5F71");
+    std::fs::write(manifest.join("Manifest.plist"), node_bomb("Applications")).unwrap();
+    let status = backup("status", "00008101-000A1B2C3D4E5F72");
+    std::fs::write(status.join("Status.plist"), node_bomb("IsFullBackup")).unwrap();
+    let meta = Backup::new("00008101-000A1B2C3D4E5F73")
+        .info_app_raw("com.example.notes", node_bomb("itemId"))
+        .write(&root.path().join("itunes-metadata"));
+
+    let (rc, doc, err) = scan_backups(root.path(), &[&info, &manifest, &status, &meta], &[]);
+    assert_eq!(rc, 1, "{err}");
+    assert_tiktok_survives(&doc, root.path());
+    for (dir, file) in [
+        (&info, "Info.plist"),
+        (&manifest, "Manifest.plist"),
+        (&status, "Status.plist"),
+        (&meta, "iTunesMetadata"),
+    ] {
+        let r = report(&doc, dir);
+        let text = problem_text(r);
+        assert_eq!(r["status"], "incomplete", "{file}: {r}");
+        assert!(text.contains(file), "{file}: {text}");
+        assert!(text.contains("expands to more than"), "{file}: {text}");
+        // Manifest.db is still read.
+        assert!(r["apps"].to_string().contains("com.apple.Pages"), "{file}: {r}");
+    }
 }
 
 /// A binary plist of `objects`, top object 0, 1-byte references, 4-byte offsets.

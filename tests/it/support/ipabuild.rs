@@ -11,6 +11,8 @@ pub struct Ipa {
     xml: bool,
     /// `Info.plist` bytes as given, instead of `info`.
     raw_info: Option<Vec<u8>>,
+    /// `iTunesMetadata.plist` bytes as given, instead of `metadata`.
+    raw_metadata: Option<Vec<u8>>,
 }
 
 impl Ipa {
@@ -25,6 +27,7 @@ impl Ipa {
             metadata: None,
             xml: false,
             raw_info: None,
+            raw_metadata: None,
         }
     }
 
@@ -45,6 +48,12 @@ impl Ipa {
     /// Uses these bytes as `Info.plist` (a hostile or hand-made plist).
     pub fn raw_info(mut self, bytes: Vec<u8>) -> Self {
         self.raw_info = Some(bytes);
+        self
+    }
+
+    /// Uses these bytes as `iTunesMetadata.plist` (a hostile or hand-made plist).
+    pub fn raw_metadata(mut self, bytes: Vec<u8>) -> Self {
+        self.raw_metadata = Some(bytes);
         self
     }
 
@@ -71,9 +80,14 @@ impl Ipa {
         let opts = zip::write::SimpleFileOptions::default();
         zw.start_file("Payload/App.app/Info.plist", opts).unwrap();
         zw.write_all(&buf).unwrap();
-        if let Some(meta) = &self.metadata {
-            let mut mb = Vec::new();
-            plist::to_writer_xml(&mut mb, meta).unwrap();
+        let meta = self.raw_metadata.clone().or_else(|| {
+            self.metadata.as_ref().map(|meta| {
+                let mut mb = Vec::new();
+                plist::to_writer_xml(&mut mb, meta).unwrap();
+                mb
+            })
+        });
+        if let Some(mb) = meta {
             zw.start_file("iTunesMetadata.plist", opts).unwrap();
             zw.write_all(&mb).unwrap();
         }
