@@ -9,6 +9,7 @@
 //! not hide the app `Info.plist` names: it is reported beside it.
 
 use crate::plists;
+use std::cell::Cell;
 use std::io::{self, Read, Seek, SeekFrom};
 
 /// What an IPA says about its app.
@@ -37,6 +38,11 @@ pub enum IpaError {
     Plist { entry: String, message: String },
     #[error("{entry} is larger than the {MAX_PLIST}-byte limit for a plist in an IPA")]
     TooLarge { entry: String },
+    #[error(
+        "reading it would cost more than the {READ_BUDGET}-byte limit for an IPA (its end \
+         records or central directory are not where they belong)"
+    )]
+    OverBudget,
 }
 
 const MAX_PLIST: u64 = 8 * 1024 * 1024;
@@ -44,28 +50,30 @@ const MAX_PLIST: u64 = 8 * 1024 * 1024;
 /// Bytes an IPA may cost to read: its end records, central directory and two plists.
 pub const READ_BUDGET: u64 = 64 * 1024 * 1024;
 
-/// A reader that fails once it has delivered its budget of bytes.
-struct Budgeted<R> {
+/// A reader that fails once it has delivered its budget of bytes, and says so in `spent` (the
+/// zip reader keeps only the kind of an I/O error, not its message).
+struct Budgeted<'a, R> {
     inner: R,
     left: u64,
+    spent: &'a Cell<bool>,
 }
 
-impl<R: Read> Read for Budgeted<R> {
+impl<R: Read> Read for Budgeted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.left == 0 && !buf.is_empty() {
-            return Err(io::Error::other(format!(
-                "read more than the {READ_BUDGET}-byte limit for an IPA (its end records or \
-                 central directory are not where they belong)"
-            )));
+            self.spent.set(true);
+            return Err(io::Error::other(IpaError::OverBudget));
         }
-        let n = usize::try_from(self.left).unwrap_or(usize::MAX).min(buf.len());
+        let n = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let got = self.inner.read(buf.get_mut(..n).unwrap_or_default())?;
         self.left = self.left.saturating_sub(got as u64);
         Ok(got)
     }
 }
 
-impl<R: Seek> Seek for Budgeted<R> {
+impl<R: Seek> Seek for Budgeted<'_, R> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         self.inner.seek(pos)
     }
@@ -100,9 +108,21 @@ fn plist_error(entry: &str) -> impl FnOnce(crate::plists::PlistError) -> IpaErro
 
 /// Reads an IPA.
 pub fn analyze<R: Read + Seek>(reader: R) -> Result<IpaInfo, IpaError> {
+    let spent = Cell::new(false);
+    let over = |e: IpaError| if spent.get() { IpaError::OverBudget } else { e };
+    analyze_within(reader, &spent)
+        .map_err(over)
+        .map(|mut info| {
+            info.metadata_error = info.metadata_error.map(over);
+            info
+        })
+}
+
+fn analyze_within<R: Read + Seek>(reader: R, spent: &Cell<bool>) -> Result<IpaInfo, IpaError> {
     let reader = Budgeted {
         inner: reader,
         left: READ_BUDGET,
+        spent,
     };
     let mut zip = zip::ZipArchive::new(reader).map_err(|e| IpaError::Zip(e.to_string()))?;
     let mut candidates: Vec<String> = zip
@@ -274,7 +294,10 @@ mod tests {
             pos: 0,
         };
         let e = analyze(&mut reader).unwrap_err();
-        assert!(e.to_string().contains("67108864-byte limit for an IPA"), "{e}");
+        assert!(
+            e.to_string().contains("67108864-byte limit for an IPA"),
+            "{e}"
+        );
         // 20 GB of zeros alone.
         let e = analyze(Sparse {
             hole: 20 << 30,
@@ -282,7 +305,10 @@ mod tests {
             pos: 0,
         })
         .unwrap_err();
-        assert!(e.to_string().contains("67108864-byte limit for an IPA"), "{e}");
+        assert!(
+            e.to_string().contains("67108864-byte limit for an IPA"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -290,7 +316,10 @@ mod tests {
         let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let opts = zip::write::SimpleFileOptions::default();
         let mut info = plist::Dictionary::new();
-        info.insert("CFBundleIdentifier".into(), "com.zhiliaoapp.musically".into());
+        info.insert(
+            "CFBundleIdentifier".into(),
+            "com.zhiliaoapp.musically".into(),
+        );
         let mut buf = Vec::new();
         plist::to_writer_binary(&mut buf, &info).unwrap();
         zw.start_file("Payload/A.app/Info.plist", opts).unwrap();
@@ -301,6 +330,9 @@ mod tests {
         assert_eq!(info.bundle_id.as_deref(), Some("com.zhiliaoapp.musically"));
         assert_eq!(info.app_store_id, None);
         let e = info.metadata_error.unwrap();
-        assert!(matches!(e, IpaError::Plist { ref entry, .. } if entry == "iTunesMetadata.plist"), "{e}");
+        assert!(
+            matches!(e, IpaError::Plist { ref entry, .. } if entry == "iTunesMetadata.plist"),
+            "{e}"
+        );
     }
 }

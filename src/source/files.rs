@@ -167,8 +167,8 @@ pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<Scanned, Problem> 
                 .clone()
                 .filter(|id| !id.trim().is_empty())
                 .ok_or_else(|| {
-                    let mut m =
-                        "IPA without a bundle id (CFBundleIdentifier is missing or empty)".to_string();
+                    let mut m = "IPA without a bundle id (CFBundleIdentifier is missing or empty)"
+                        .to_string();
                     if let Some(why) = &metadata {
                         m.push_str(&format!("; {why}"));
                     }

@@ -14,7 +14,11 @@ fn secret_files_without_an_end_stop_at_their_limit() {
     let cases: [(&str, Vec<&std::ffi::OsStr>, &str); 2] = [
         (
             "backup",
-            vec!["--password-file".as_ref(), "/dev/zero".as_ref(), backup.as_os_str()],
+            vec![
+                "--password-file".as_ref(),
+                "/dev/zero".as_ref(),
+                backup.as_os_str(),
+            ],
             "password file /dev/zero is larger than the 4096-byte limit",
         ),
         (

@@ -131,7 +131,10 @@ fn shared_object_bombs_in_every_backup_plist_are_problems_and_the_rest_is_read()
         assert!(text.contains(file), "{file}: {text}");
         assert!(text.contains("expands to more than"), "{file}: {text}");
         // Manifest.db is still read.
-        assert!(r["apps"].to_string().contains("com.apple.Pages"), "{file}: {r}");
+        assert!(
+            r["apps"].to_string().contains("com.apple.Pages"),
+            "{file}: {r}"
+        );
     }
 }
 
