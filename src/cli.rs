@@ -42,7 +42,8 @@ pub(crate) fn long_version() -> &'static str {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// More detail on stderr.
+    /// Diagnostics on stderr: -v what each device went through, -vv every command sent to a
+    /// device or server, -vvv their texts, -vvvv the libraries' logs too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only verdict lines (human format) and errors.

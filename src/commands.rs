@@ -22,6 +22,7 @@ use std::path::Path;
 pub fn run(cli: Cli) -> Result<Outcome> {
     let style = config::style(cli.color);
     let quiet = cli.quiet;
+    crate::report::init_verbosity(cli.verbose, quiet);
     match cli.command {
         Command::Devices(a) => devices(a),
         Command::Signatures {

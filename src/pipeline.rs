@@ -151,6 +151,7 @@ impl Run<'_> {
 
     fn device(&self, inv: Inventory) {
         let mut r = self.record(inv);
+        log_record(&r);
         self.store(&mut r);
         if let Some(d) = &self.cfg.delivery {
             if self.enqueue(d, &mut r) && self.cfg.post_each {
@@ -170,6 +171,31 @@ impl Run<'_> {
                 }
             }
         }
+    }
+}
+
+/// `-v`: the verdict and what it cost; `-vv`: each note and problem.
+fn log_record(r: &DeviceReport) {
+    let id = &r.device.id;
+    let c = &r.counts;
+    let cost = r.stats.as_ref().map_or_else(String::new, |s| {
+        format!(
+            "; {} ms, {} round trips, {} bytes read, {} cache hits",
+            s.duration_ms, s.round_trips, s.bytes_transferred, s.cache_hits
+        )
+    });
+    log::info!(
+        "{id}: {}: {} apps, {} findings, {} problems{cost}",
+        format!("{:?}", r.status).to_lowercase(),
+        c.apps,
+        c.findings,
+        c.problems
+    );
+    for p in &r.problems {
+        log::debug!("{id}: problem: {}: {}", p.scope, p.message);
+    }
+    for n in &r.notes {
+        log::debug!("{id}: note: {n}");
     }
 }
 

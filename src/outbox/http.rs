@@ -129,7 +129,15 @@ pub(super) fn post_with(
     if let Some(t) = token {
         req = req.header("Authorization", &format!("Bearer {t}"));
     }
-    match req.send(body) {
+    let started = std::time::Instant::now();
+    let sent = req.send(body);
+    log::debug!(
+        "{record_id}: POST {shown}: {} in {} ms",
+        sent.as_ref()
+            .map_or_else(|e| describe(e, url), |r| r.status().to_string()),
+        started.elapsed().as_millis()
+    );
+    match sent {
         Ok(resp) => {
             let status = resp.status().as_u16();
             if (200..300).contains(&status) {

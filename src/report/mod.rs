@@ -37,7 +37,7 @@ mod time;
 
 pub use csv::{csv_rows, CSV_HEADER};
 pub use human::{verdict_line, write_human, Style};
-pub use message::message;
+pub use message::{init_verbosity, message};
 pub use sanitize::{csv_cell, sanitize};
 pub use schema::{
     Context, Counts, DeviceReport, PolicyInfo, SignatureSetInfo, Status, Summary, ToolInfo,

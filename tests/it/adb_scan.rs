@@ -678,3 +678,35 @@ fn a_rescan_of_an_unchanged_phone_reads_no_apk_bytes_and_does_not_wait_for_dumps
     assert_eq!(read_before(&folder), f1, "no APK byte read on the re-scan");
     assert!(notes(report(&second, &owner.serial())).contains("previous scan"));
 }
+
+/// `-v` says what each phone went through, `-vv` every command with its cost, `-vvv` the
+/// commands' texts; without `-v` (or with `-q`) none of it. The report is the same.
+#[test]
+fn verbose_levels_show_the_phone_the_commands_and_their_texts() {
+    let Some((server, a)) = setup() else { return };
+    let phone = FakePhone::spawn(&server, clean_phone(&a.clean));
+    let serial = phone.serial();
+    let verdict = format!("{serial}: clean: 1 apps, 0 findings, 0 problems;");
+    let mut seen = Vec::new();
+    for flags in [&[][..], &["-q", "-vv"], &["-v"], &["-vv"], &["-vvv"]] {
+        let (code, doc, stderr) = scan(&server, flags);
+        assert_eq!(code, 0, "{flags:?}: {stderr}");
+        assert_eq!(report(&doc, &serial)["status"], "clean", "{flags:?}");
+        seen.push((
+            stderr.contains(&verdict) && stderr.contains("Android SDK 34, shell,v2,raw channel"),
+            stderr.contains(&format!("{serial}: shell,v2,raw:"))
+                && stderr.contains("bytes back in"),
+            stderr.contains("package list packages"),
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            (false, false, false),
+            (false, false, false),
+            (true, false, false),
+            (true, true, false),
+            (true, true, true)
+        ]
+    );
+}

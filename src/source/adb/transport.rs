@@ -135,7 +135,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    fn prefix(self) -> &'static str {
+    pub fn prefix(self) -> &'static str {
         match self {
             Channel::ShellV2 => "shell,v2,raw:",
             Channel::Exec => "exec:",
@@ -295,6 +295,8 @@ impl Device {
                 limit: limit.saturating_sub(SLACK),
             });
         }
+        let started = std::time::Instant::now();
+        log::trace!("{}: {}{cmd}", self.serial, channel.prefix());
         let mut c = self.open(&service, &what, timeout)?;
         let out = match channel {
             Channel::ShellV2 => read_v2(&mut c)?,
@@ -308,6 +310,14 @@ impl Device {
             },
         };
         self.counters.add(out.stdout.len() + out.stderr.len());
+        log::debug!(
+            "{}: {}{}-byte command: {} bytes back in {} ms",
+            self.serial,
+            channel.prefix(),
+            cmd.len(),
+            out.stdout.len() + out.stderr.len(),
+            started.elapsed().as_millis()
+        );
         Ok(out)
     }
 
@@ -319,6 +329,7 @@ impl Device {
         timeout: Duration,
     ) -> Result<Vec<Option<SyncStat>>, HostError> {
         let what = format!("device {}: sync STAT of {} files", self.serial, paths.len());
+        log::debug!("{}: sync: STAT of {} files", self.serial, paths.len());
         let mut c = self.open("sync:", &what, timeout)?;
         let mut out = Vec::with_capacity(paths.len());
         for window in paths.chunks(SYNC_WINDOW) {

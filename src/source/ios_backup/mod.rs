@@ -314,6 +314,7 @@ fn read_plist<T>(
 
 /// Scans one backup folder. Never fails: everything unread becomes a problem.
 pub fn scan_backup(dir: &Path, opts: &BackupOptions) -> Inventory {
+    log::debug!("{}: reading", dir.display());
     let mut problems = Vec::new();
     let mut notes = Vec::new();
     let info = read_plist(
@@ -535,6 +536,7 @@ fn read_manifest_db(
     })?;
     let encrypted_db = crate::input::read_regular(path, MAX_FILE_BYTES, "Manifest.db")
         .map_err(|e| Problem::new(scope, e.to_string()))?;
+    let started = std::time::Instant::now();
     let plain =
         keybag::decrypt_with_password(keybag, password.as_bytes(), manifest_key, &encrypted_db)
             .map_err(|e| match e {
@@ -555,6 +557,11 @@ fn read_manifest_db(
             "Manifest.db-wal beside an encrypted Manifest.db cannot be decrypted: changes only in it were not read",
         ));
     }
+    log::info!(
+        "{}: Manifest.db decrypted in {} ms",
+        path.display(),
+        started.elapsed().as_millis()
+    );
     let domains = domains_of(&db, "decrypted Manifest.db", problems)?;
     notes.push("Manifest.db decrypted with the backup password".to_string());
     Ok(Some(domains))

@@ -157,6 +157,7 @@ fn read_phone(
     inv: &mut Inventory,
 ) -> Result<(), Problem> {
     let timeout = opts.op_timeout();
+    log::info!("{}: connecting to lockdownd", device.udid);
     let stream = mux
         .connect(device.device_id, PORT)
         .map_err(|e| usbmux_problem("connecting to lockdownd", &e, timeout))?;
@@ -210,6 +211,7 @@ fn read_phone(
         }
         Err(e) => return Err(lockdown_problem("starting a lockdown session", &e, timeout)),
     }
+    log::debug!("{}: lockdown session started", device.udid);
     session_identity(&mut lockdown, inv, opts);
     let apps = browse(mux, device, &mut lockdown, &record, &tls, opts);
     lockdown.close();

@@ -113,6 +113,7 @@ pub fn scan_device(
     server_limit: usize,
 ) -> Inventory {
     let started = Instant::now();
+    log::info!("{}: {}", entry.serial, entry.state);
     let dev = Device::new(
         &entry.serial,
         addr,
@@ -202,6 +203,19 @@ fn scan_with(
     let Some(First { users, caps, build }) = round_first(ctx, out, server_limit, cmd) else {
         return;
     };
+    log::info!(
+        "{}: Android SDK {}, {} channel, requests up to {} bytes, tools: {}",
+        ctx.dev.serial,
+        caps.sdk
+            .map_or_else(|| "unknown".to_string(), |s| s.to_string()),
+        caps.channel.prefix().trim_end_matches(':'),
+        ctx.dev.max_command(),
+        caps.tools
+            .iter()
+            .map(|t| format!("{t:?}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let offset = caps.utc_offset.clone();
     // The users `pm list users` shows, and those the last dumpsys showed (a clone user some
     // phones leave out of `pm list users`).
