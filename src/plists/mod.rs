@@ -12,6 +12,10 @@
 //! Pure functions over bytes. Values come from a device or a file: every key may be missing or
 //! have the wrong type, and that is tolerated (the field stays `None`); only bytes that are not a
 //! plist, exceed a limit, or whose top level is not a dictionary are errors.
+//!
+//! The parts: `budget` (the depth and expansion limits, checked before anything is built),
+//! [`xmlfast`] (the fast path for large XML plists); this module the entry points, the value
+//! helpers the readers share and the `iTunesMetadata` reader.
 
 mod budget;
 pub mod xmlfast;

@@ -15,6 +15,11 @@
 //! resource map, and by name only when no attribute carries the id (a stripped or obfuscated
 //! resource map). Evasion tricks seen in the wild are tolerated: chunk header sizes of 0, a
 //! final chunk whose size is 0, lying string counts, file sizes that disagree with the data.
+//!
+//! The parts: `pool` (the string pool, decoded on demand), `element` (typed attribute values,
+//! `android:` attributes by resource id, what each element says); this module walks the chunks
+//! and fills the manifest fields of a `Fingerprint`. `tests` holds a small AXML writer that the
+//! tests build their inputs with.
 
 mod element;
 mod pool;
