@@ -57,6 +57,11 @@ pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
+/// Asserts the exit code, showing stderr when it is another.
+pub fn assert_code(o: &Output, want: i32) {
+    assert_eq!(code(o), want, "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// stdout parsed as JSON, or a panic showing both streams.
 pub fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
