@@ -5,8 +5,8 @@
 use crate::support::backupbuild::Backup;
 use crate::support::cmd::{code, json, stderr};
 use crate::support::fakeiphone::{
-    iphone, report, tiktok, tools_available, udid, with, FakeIphone, APPLE_ID, DOUYIN, TIKTOK,
-    TIKTOK_STORE_ID,
+    iphone, report, tiktok, tools_available, udid, with, with_all, FakeIphone, APPLE_ID, DOUYIN,
+    TIKTOK, TIKTOK_STORE_ID,
 };
 
 use serde_json::{json, Value};
@@ -73,19 +73,12 @@ fn tiktok_among_80_user_apps_is_a_violation_and_real_clients_agree() {
     let fake = FakeIphone::start(vec![iphone(1, json!([tiktok()]), 79)], 0);
 
     // Debian's clients accept the fake: identity, pairing, and the same app list.
-    let info = fake
-        .tool("ideviceinfo")
-        .args(["-k", "ProductType"])
-        .output()
-        .unwrap();
-    assert!(info.status.success(), "{}", out(&info));
-    assert_eq!(String::from_utf8_lossy(&info.stdout).trim(), "iPhone14,2");
-    let valid = fake.tool("idevicepair").arg("validate").output().unwrap();
-    assert!(valid.status.success(), "{}", out(&valid));
-    assert!(String::from_utf8_lossy(&valid.stdout).contains("SUCCESS"));
-    let list = fake.tool("ideviceinstaller").arg("-l").output().unwrap();
-    assert!(list.status.success(), "{}", out(&list));
-    let listed = String::from_utf8_lossy(&list.stdout);
+    let info = fake.tool_ok("ideviceinfo", &["-k", "ProductType"]);
+    assert_eq!(info.trim(), "iPhone14,2");
+    assert!(fake
+        .tool_ok("idevicepair", &["validate"])
+        .contains("SUCCESS"));
+    let listed = fake.tool_ok("ideviceinstaller", &["-l"]);
     assert!(listed.contains(TIKTOK), "{listed}");
     assert_eq!(
         listed.lines().count(),
@@ -273,12 +266,7 @@ fn untrusted_phones_are_incomplete_with_what_to_do_and_others_still_count() {
     );
 
     // The real client sees the same: the phone that forgot this host refuses it.
-    let v = fake
-        .tool("idevicepair")
-        .args(["-u", &forgot, "validate"])
-        .output()
-        .unwrap();
-    assert!(!v.status.success(), "{}", out(&v));
+    fake.tool_refused("idevicepair", &["-u", &forgot, "validate"]);
 }
 
 #[test]
@@ -287,10 +275,9 @@ fn a_passcode_locked_phone_refuses_pairing_and_the_user_is_told_to_unlock_it() {
         return;
     }
     let u = udid(8);
-    let locked = with(
-        with(iphone(8, json!([]), 5), "paired", json!(false)),
-        "pairing",
-        json!("locked"),
+    let locked = with_all(
+        iphone(8, json!([]), 5),
+        json!({"paired": false, "pairing": "locked"}),
     );
     let fake = FakeIphone::start(vec![locked], 0);
     let (rc, doc, err) = scan(&fake, &["--pair"]);
@@ -304,9 +291,8 @@ fn a_passcode_locked_phone_refuses_pairing_and_the_user_is_told_to_unlock_it() {
     assert!(fake.count(&u, "pair_requests") >= 1);
     assert_eq!(fake.count(&u, "pair_records_saved"), 0);
     // libimobiledevice gets the same refusal from the fake.
-    let p = fake.tool("idevicepair").arg("pair").output().unwrap();
-    assert!(!p.status.success(), "{}", out(&p));
-    assert!(out(&p).to_lowercase().contains("passcode"), "{}", out(&p));
+    let refused = fake.tool_refused("idevicepair", &["pair"]);
+    assert!(refused.to_lowercase().contains("passcode"), "{refused}");
 }
 
 #[test]
@@ -315,10 +301,9 @@ fn pairing_on_request_saves_a_record_that_real_clients_use() {
         return;
     }
     let u = udid(9);
-    let phone = with(
-        with(iphone(9, json!([tiktok()]), 5), "paired", json!(false)),
-        "pairing",
-        json!("pending_then_accept"),
+    let phone = with_all(
+        iphone(9, json!([tiktok()]), 5),
+        json!({"paired": false, "pairing": "pending_then_accept"}),
     );
     let fake = FakeIphone::start(vec![phone], 0);
     let (rc, doc, err) = scan(&fake, &["--pair"]);
@@ -330,13 +315,8 @@ fn pairing_on_request_saves_a_record_that_real_clients_use() {
     assert_eq!(report(&doc, &u)["status"], "violation");
     assert_eq!(fake.count(&u, "pair_records_saved"), 1);
     // The record is in the shared format: libimobiledevice uses it as is.
-    let info = fake
-        .tool("ideviceinfo")
-        .args(["-k", "SerialNumber"])
-        .output()
-        .unwrap();
-    assert!(info.status.success(), "{}", out(&info));
-    assert_eq!(String::from_utf8_lossy(&info.stdout).trim(), "F2LZK0AA0009");
+    let info = fake.tool_ok("ideviceinfo", &["-k", "SerialNumber"]);
+    assert_eq!(info.trim(), "F2LZK0AA0009");
     // Later scans need no pairing.
     let asked = fake.count(&u, "pair_requests");
     let (rc, _, err) = scan(&fake, &[]);
@@ -350,16 +330,9 @@ fn a_record_made_by_libimobiledevice_works_for_appsweep() {
         return;
     }
     let u = udid(10);
-    let fake = FakeIphone::start(
-        vec![with(
-            iphone(10, json!([tiktok()]), 5),
-            "paired",
-            json!(false),
-        )],
-        0,
-    );
-    let p = fake.tool("idevicepair").arg("pair").output().unwrap();
-    assert!(p.status.success(), "{}", out(&p));
+    let phone = with(iphone(10, json!([tiktok()]), 5), "paired", json!(false));
+    let fake = FakeIphone::start(vec![phone], 0);
+    fake.tool_ok("idevicepair", &["pair"]);
     assert_eq!(fake.count(&u, "pair_records_saved"), 1);
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 1, "{err}");
@@ -390,14 +363,8 @@ fn a_phone_that_is_not_the_paired_one_is_refused() {
         return;
     }
     let u = udid(13);
-    let fake = FakeIphone::start(
-        vec![with(
-            iphone(13, json!([tiktok()]), 5),
-            "impostor",
-            json!(true),
-        )],
-        0,
-    );
+    let phone = with(iphone(13, json!([tiktok()]), 5), "impostor", json!(true));
+    let fake = FakeIphone::start(vec![phone], 0);
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 3, "{err}");
     let r = report(&doc, &u);
@@ -407,12 +374,7 @@ fn a_phone_that_is_not_the_paired_one_is_refused() {
     );
     assert_eq!(r["apps"], json!([]));
     // libimobiledevice does not check the phone's certificate and is fooled.
-    let info = fake
-        .tool("ideviceinfo")
-        .args(["-k", "SerialNumber"])
-        .output()
-        .unwrap();
-    assert!(info.status.success(), "{}", out(&info));
+    fake.tool_ok("ideviceinfo", &["-k", "SerialNumber"]);
 }
 
 #[test]
@@ -421,19 +383,12 @@ fn service_tls_and_tls13_sessions_work_for_both_clients() {
         return;
     }
     let u = udid(14);
-    let phone = with(
-        with(
-            iphone(14, json!([tiktok()]), 30),
-            "service_ssl",
-            json!(true),
-        ),
-        "tls13",
-        json!(true),
+    let phone = with_all(
+        iphone(14, json!([tiktok()]), 30),
+        json!({"service_ssl": true, "tls13": true, "chunk": 7}),
     );
-    let fake = FakeIphone::start(vec![with(phone, "chunk", json!(7))], 0);
-    let list = fake.tool("ideviceinstaller").arg("-l").output().unwrap();
-    assert!(list.status.success(), "{}", out(&list));
-    assert!(String::from_utf8_lossy(&list.stdout).contains(TIKTOK));
+    let fake = FakeIphone::start(vec![phone], 0);
+    assert!(fake.tool_ok("ideviceinstaller", &["-l"]).contains(TIKTOK));
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 1, "{err}");
     assert_eq!(report(&doc, &u)["counts"]["apps"], 31 + 30);
@@ -525,12 +480,10 @@ fn watch_scans_each_iphone_attach_once_and_an_unpaired_one_once_trusted() {
         return;
     }
     let (plugged, unpaired) = (udid(30), udid(31));
-    let replugged =
-        json!({"attach_after_ms": 300, "detach_after_ms": 2500, "reattach_after_ms": 500});
-    let mut a = iphone(30, json!([tiktok()]), 5);
-    for (k, v) in replugged.as_object().unwrap() {
-        a = with(a, k, v.clone());
-    }
+    let a = with_all(
+        iphone(30, json!([tiktok()]), 5),
+        json!({"attach_after_ms": 300, "detach_after_ms": 2500, "reattach_after_ms": 500}),
+    );
     let b = with(iphone(31, json!([]), 5), "paired", json!(false));
     let fake = FakeIphone::start(vec![a, b], 0);
     let dir = tempfile::tempdir().unwrap();
@@ -567,12 +520,7 @@ fn watch_scans_each_iphone_attach_once_and_an_unpaired_one_once_trusted() {
         "an unpaired phone gets instructions, not a record"
     );
     // The user trusts the computer (here through libimobiledevice): usbmuxd says Paired.
-    let p = fake
-        .tool("idevicepair")
-        .args(["-u", &unpaired, "pair"])
-        .output()
-        .unwrap();
-    assert!(p.status.success(), "{}", out(&p));
+    fake.tool_ok("idevicepair", &["-u", &unpaired, "pair"]);
     wait_for("the scan once paired", || of(&unpaired) == 1);
     let (rc, err) = stop(&mut w);
     assert_eq!(rc, 1, "TikTok was found: {err}");
@@ -606,14 +554,8 @@ fn no_usbmuxd_no_phone_and_an_unknown_udid_are_explained() {
     );
     assert!(o.stdout.is_empty(), "no empty report");
 
-    let fake = FakeIphone::start(
-        vec![with(
-            iphone(40, json!([]), 1),
-            "attach_after_ms",
-            json!(600_000),
-        )],
-        0,
-    );
+    let later = with(iphone(40, json!([]), 1), "attach_after_ms", json!(600_000));
+    let fake = FakeIphone::start(vec![later], 0);
     let o = fake.appsweep().args(["scan", "ios"]).output().unwrap();
     assert_eq!(code(&o), 2, "{}", out(&o));
     assert!(

@@ -77,6 +77,14 @@ pub fn with(mut v: Value, key: &str, value: Value) -> Value {
     v
 }
 
+/// `phone` with every field of the object `fields` set (`with` for several at once).
+pub fn with_all(mut phone: Value, fields: Value) -> Value {
+    if let (Some(p), Some(f)) = (phone.as_object_mut(), fields.as_object()) {
+        p.extend(f.clone());
+    }
+    phone
+}
+
 /// A running fake usbmuxd with its phones; killed on drop.
 pub struct FakeIphone {
     child: Child,
@@ -164,6 +172,31 @@ impl FakeIphone {
             .env("HOME", self.dir.path())
             .stdin(Stdio::null());
         c
+    }
+
+    /// Runs `program ARGS` against the fake, asserts that it succeeded and returns its stdout.
+    pub fn tool_ok(&self, program: &str, args: &[&str]) -> String {
+        let o = self.tool(program).args(args).output().unwrap();
+        let both = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "{program} {args:?}: {both}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs `program ARGS` against the fake, asserts that it failed and returns what it printed
+    /// (stdout and stderr).
+    pub fn tool_refused(&self, program: &str, args: &[&str]) -> String {
+        let o = self.tool(program).args(args).output().unwrap();
+        let both = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!o.status.success(), "{program} {args:?}: {both}");
+        both
     }
 
     pub fn socket_path(&self) -> PathBuf {
