@@ -2,7 +2,7 @@
 //! (`fake-adbd`) that it adopts with `adb connect`. APKs are built by aapt/apksigner.
 
 use crate::support::apkbuild;
-use crate::support::cmd::appsweep;
+use crate::support::cmd::{app, appsweep};
 use crate::support::fakephone;
 use crate::support::phones::{self, Expect, Place, TIKTOK};
 
@@ -317,12 +317,7 @@ fn hash_all_computes_sha256_on_the_phone() {
     assert_eq!(code, 0, "{stderr}");
     let want = apkbuild::sha256_hex(&std::fs::read(&a.clean).unwrap());
     let r = report(&doc, &phone.serial());
-    let app = r["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == "org.fdroid.fdroid")
-        .unwrap();
+    let app = app(r, "org.fdroid.fdroid");
     assert_eq!(app["file_sha256"], want.as_str());
     assert_eq!(
         phone.stats()["commands"]["sha256sum"],

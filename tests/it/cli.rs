@@ -9,6 +9,7 @@ use crate::support::cmd::{
     code, evidence, hermetic, json, jsonl, run, scan_files, scan_files_json as scan, stderr,
 };
 use crate::support::ipabuild::Ipa;
+use crate::support::schema::{assert_valid_report, assert_valid_run, validator};
 
 fn ipa(dir: &Path, name: &str, bundle: &str, item_id: Option<u64>) -> PathBuf {
     let mut app = Ipa::new(bundle);
@@ -16,32 +17,6 @@ fn ipa(dir: &Path, name: &str, bundle: &str, item_id: Option<u64>) -> PathBuf {
         app = app.item_id(id);
     }
     app.write(&dir.join(name))
-}
-
-fn schema() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schema/report.v1.schema.json"
-    ))
-    .unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::validator_for(&schema).unwrap()
-}
-
-fn assert_valid_report(report: &Value) {
-    let v = schema();
-    let errors: Vec<String> = v
-        .iter_errors(report)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
-    assert!(errors.is_empty(), "schema errors: {errors:#?}\n{report:#}");
-}
-
-fn assert_valid_run(run: &Value) {
-    assert_eq!(run["schema"], "appsweep.run.v1");
-    for r in run["reports"].as_array().unwrap() {
-        assert_valid_report(r);
-    }
 }
 
 #[test]
@@ -394,7 +369,7 @@ fn schema_check_catches_drift() {
     let out = scan_files("jsonl", &[dir.path()], &[]);
     let mut r = jsonl(&out).remove(0);
     assert_valid_report(&r);
-    let v = schema();
+    let v = validator();
     r["device"]["unexpected"] = Value::from(1);
     assert!(!v.is_valid(&r), "an unknown field must fail the schema");
     r["device"].as_object_mut().unwrap().remove("unexpected");

@@ -3,11 +3,12 @@
 //! `ideviceinstaller`) run against the same fakes, so the fake speaks what real clients expect.
 
 use crate::support::backupbuild::Backup;
-use crate::support::cmd::{code, json, stderr};
+use crate::support::cmd::{app, code, json, stderr};
 use crate::support::fakeiphone::{
     iphone, report, tiktok, tools_available, udid, with, with_all, FakeIphone, APPLE_ID, DOUYIN,
     TIKTOK, TIKTOK_STORE_ID,
 };
+use crate::support::schema::assert_valid_run;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -43,23 +44,6 @@ fn finding_ids(r: &Value, signature: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every record of a run must match the published schema.
-fn assert_schema(doc: &Value) {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schema/report.v1.schema.json"
-    ))
-    .unwrap();
-    let v = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
-    for r in doc["reports"].as_array().unwrap() {
-        let errors: Vec<String> = v
-            .iter_errors(r)
-            .map(|e| format!("{e} at {}", e.instance_path))
-            .collect();
-        assert!(errors.is_empty(), "schema errors: {errors:#?}");
-    }
-}
-
 fn problems(r: &Value) -> String {
     r["problems"].to_string()
 }
@@ -89,7 +73,7 @@ fn tiktok_among_80_user_apps_is_a_violation_and_real_clients_agree() {
 
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 1, "{err}");
-    assert_schema(&doc);
+    assert_valid_run(&doc);
     let r = report(&doc, &u);
     assert_eq!(r["status"], "violation");
     assert_eq!(r["device"]["source"], "usbmuxd");
@@ -97,12 +81,7 @@ fn tiktok_among_80_user_apps_is_a_violation_and_real_clients_agree() {
     assert_eq!(r["device"]["os_version"], "17.4.1");
     assert_eq!(r["device"]["serial"], "F2LZK0AA0001");
     assert_eq!(r["counts"]["apps"], 80 + 30, "user and system apps");
-    let app = r["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == TIKTOK)
-        .unwrap();
+    let app = app(r, TIKTOK);
     assert_eq!(app["seen_in"], json!(["installation_proxy"]));
     assert_eq!(app["app_store_id"], TIKTOK_STORE_ID);
     assert_eq!(app["system"], false);
@@ -157,7 +136,7 @@ fn personal_data_only_when_asked_for() {
     let fake = FakeIphone::start(vec![iphone(2, json!([tiktok()]), 3)], 0);
     let (rc, doc, err) = scan(&fake, &["--include-personal-data", "--udid", &u]);
     assert_eq!(rc, 1, "{err}");
-    assert_schema(&doc);
+    assert_valid_run(&doc);
     let d = &report(&doc, &u)["device"];
     assert_eq!(d["name"], "Alice's iPhone");
     assert_eq!(d["personal"]["phone_number"], "+1 555 0100");
@@ -220,7 +199,7 @@ fn untrusted_phones_are_incomplete_with_what_to_do_and_others_still_count() {
     );
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 1, "the trusted phone's violation wins: {err}");
-    assert_schema(&doc);
+    assert_valid_run(&doc);
     let a = report(&doc, &never);
     assert_eq!(a["status"], "incomplete");
     assert!(problems(a).contains("tap Trust"), "{a:#}");

@@ -162,12 +162,7 @@ fn rows_only_in_the_write_ahead_log_are_read_without_writing_to_the_backup() {
     let r = &doc["reports"][0];
     assert_eq!(r["status"], "violation", "{r}");
     assert!(r["notes"].to_string().contains("Manifest.db-wal"), "{r}");
-    let app = r["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == TIKTOK)
-        .unwrap();
+    let app = crate::support::cmd::app(r, TIKTOK);
     assert!(app["seen_in"].to_string().contains("app_domain"), "{app}");
     assert_eq!(before, snapshot(&dir), "the backup folder changed");
 }

@@ -118,6 +118,14 @@ pub fn evidence<'a>(finding: &'a Value, field: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The app `id` of a device report (a panic showing the report when it has none).
+pub fn app<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["apps"]
+        .as_array()
+        .and_then(|apps| apps.iter().find(|a| a["id"] == id))
+        .unwrap_or_else(|| panic!("no app {id} in {report}"))
+}
+
 /// stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -10,4 +10,5 @@ pub mod fakeiphone;
 pub mod fakephone;
 pub mod ipabuild;
 pub mod phones;
+pub mod schema;
 pub mod webhook;
