@@ -4,6 +4,7 @@
 
 pub mod apkbuild;
 pub mod backupbuild;
+pub mod bplist;
 pub mod cmd;
 #[cfg(feature = "pair")]
 pub mod fakeiphone;
