@@ -439,29 +439,25 @@ pub(crate) mod tests {
                 } else {
                     (0u16, data.clone())
                 };
+                // From "version needed" to "extra field length", the same in both headers.
+                let shared = |v: &mut Vec<u8>| {
+                    v.extend_from_slice(&20u16.to_le_bytes());
+                    v.extend_from_slice(&0u16.to_le_bytes());
+                    v.extend_from_slice(&method.to_le_bytes());
+                    v.extend_from_slice(&0u32.to_le_bytes());
+                    v.extend_from_slice(&0u32.to_le_bytes());
+                    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+                    v.extend_from_slice(&(name.len() as u16).to_le_bytes());
+                    v.extend_from_slice(&0u16.to_le_bytes());
+                };
                 out.extend_from_slice(&LFH_SIG.to_le_bytes());
-                out.extend_from_slice(&20u16.to_le_bytes());
-                out.extend_from_slice(&0u16.to_le_bytes());
-                out.extend_from_slice(&method.to_le_bytes());
-                out.extend_from_slice(&0u32.to_le_bytes());
-                out.extend_from_slice(&0u32.to_le_bytes());
-                out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-                out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-                out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-                out.extend_from_slice(&0u16.to_le_bytes());
+                shared(&mut out);
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(&body);
                 cd.extend_from_slice(&CDFH_SIG.to_le_bytes());
                 cd.extend_from_slice(&20u16.to_le_bytes());
-                cd.extend_from_slice(&20u16.to_le_bytes());
-                cd.extend_from_slice(&0u16.to_le_bytes());
-                cd.extend_from_slice(&method.to_le_bytes());
-                cd.extend_from_slice(&0u32.to_le_bytes());
-                cd.extend_from_slice(&0u32.to_le_bytes());
-                cd.extend_from_slice(&(body.len() as u32).to_le_bytes());
-                cd.extend_from_slice(&(data.len() as u32).to_le_bytes());
-                cd.extend_from_slice(&(name.len() as u16).to_le_bytes());
-                cd.extend_from_slice(&0u16.to_le_bytes());
+                shared(&mut cd);
                 cd.extend_from_slice(&0u16.to_le_bytes());
                 cd.extend_from_slice(&0u16.to_le_bytes());
                 cd.extend_from_slice(&0u16.to_le_bytes());

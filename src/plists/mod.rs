@@ -182,16 +182,19 @@ pub fn parse_itunes_metadata(bytes: &[u8]) -> Result<ItunesMetadata, PlistError>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn xml(v: Value) -> Vec<u8> {
+    /// `v` as an XML plist, as the `plist` crate writes it.
+    pub(crate) fn xml(v: Value) -> Vec<u8> {
         let mut out = Vec::new();
         v.to_writer_xml(&mut out).unwrap();
         out
     }
-    fn binary(v: Value) -> Vec<u8> {
+
+    /// `v` as a binary plist, as the `plist` crate writes it.
+    pub(crate) fn binary(v: Value) -> Vec<u8> {
         let mut out = Vec::new();
         v.to_writer_binary(&mut out).unwrap();
         out
