@@ -102,17 +102,7 @@ fn report<'a>(doc: &'a Value, serial: &str) -> &'a Value {
 }
 
 fn clean_phone(apk: &Path) -> Value {
-    json!({
-        "serial_banner": {"product": "p", "model": "Pixel_8", "device": "d"},
-        "auth": "accept", "android_sdk": 34,
-        "props": {"ro.product.manufacturer": "Google", "ro.product.model": "Pixel 8",
-                  "ro.build.version.release": "14", "ro.build.version.sdk": "34"},
-        "users": [{"id": 0, "name": "Owner", "flags": "c13", "running": true}],
-        "packages": [{"name": "org.fdroid.fdroid", "users": [0], "uid": 10150, "version_code": 5,
-                      "version_name": "1.0", "installer": null,
-                      "apks": [{"path": "/data/app/~~Qw==/org.fdroid.fdroid-Er==/base.apk", "file": apk}]}],
-        "link": {"latency_ms": 0, "bandwidth_bytes_per_s": 0}, "shell_v2": true
-    })
+    fakephone::pixel8("org.fdroid.fdroid", apk, "accept")
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `ideviceinstaller`) run against the same fakes, so the fake speaks what real clients expect.
 
 use crate::support::backupbuild::Backup;
-use crate::support::cmd::{app, code, json, stderr};
+use crate::support::cmd::{app, code, interrupt, json, json_files, stderr};
 use crate::support::fakeiphone::{
     iphone, report, tiktok, tools_available, udid, with, with_all, FakeIphone, APPLE_ID, DOUYIN,
     TIKTOK, TIKTOK_STORE_ID,
@@ -11,9 +11,8 @@ use crate::support::fakeiphone::{
 use crate::support::schema::assert_valid_run;
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn scan(fake: &FakeIphone, extra: &[&str]) -> (i32, Value, String) {
@@ -408,14 +407,10 @@ fn four_phones_at_once_take_at_most_one_and_a_half_times_one() {
 }
 
 fn records(dir: &Path) -> Vec<Value> {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    json_files(dir)
+        .iter()
+        .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
+        .collect()
 }
 
 fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
@@ -427,30 +422,6 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("timed out waiting for {what}");
-}
-
-fn stop(child: &mut Child) -> (i32, String) {
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t0.elapsed() > Duration::from_secs(60) {
-            child.kill().unwrap();
-            panic!("watch did not stop on Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-        err.push_str(&line.unwrap());
-        err.push('\n');
-    }
-    (status.code().unwrap_or(-1), err)
 }
 
 #[test]
@@ -501,7 +472,7 @@ fn watch_scans_each_iphone_attach_once_and_an_unpaired_one_once_trusted() {
     // The user trusts the computer (here through libimobiledevice): usbmuxd says Paired.
     fake.tool_ok("idevicepair", &["-u", &unpaired, "pair"]);
     wait_for("the scan once paired", || of(&unpaired) == 1);
-    let (rc, err) = stop(&mut w);
+    let (rc, err) = interrupt(&mut w);
     assert_eq!(rc, 1, "TikTok was found: {err}");
     assert!(
         err.contains("not paired") && err.contains("tap Trust"),

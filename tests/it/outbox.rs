@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use std::process::Command;
 
-use crate::support::cmd::{appsweep, assert_code, record_ids};
+use crate::support::cmd::{appsweep, assert_code, json_files, record_ids};
 use crate::support::ipabuild::Ipa;
 use crate::support::webhook::{Receiver, HEALTHY, SLOW, STALL};
 
@@ -34,13 +34,7 @@ fn devices(root: &Path, n: usize) -> Vec<PathBuf> {
 }
 
 fn pending(outbox: &Path) -> usize {
-    std::fs::read_dir(outbox)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or(0)
+    json_files(outbox).len()
 }
 
 /// `appsweep scan files --format FORMAT --post URL --outbox OUTBOX DEVICES...`.
