@@ -2,7 +2,7 @@
 //! (`fake-adbd`) that it adopts with `adb connect`. APKs are built by aapt/apksigner.
 
 use crate::support::apkbuild;
-use crate::support::cmd::{app, appsweep};
+use crate::support::cmd::{app, appsweep, report};
 use crate::support::fakephone;
 use crate::support::phones::{self, Expect, Place, TIKTOK};
 
@@ -90,15 +90,6 @@ fn scan_with_cache(
     let doc: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&out.stdout)));
     (out.status.code().unwrap(), doc, stderr)
-}
-
-fn report<'a>(doc: &'a Value, serial: &str) -> &'a Value {
-    doc["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["device"]["id"] == serial)
-        .unwrap_or_else(|| panic!("no report for {serial}: {doc:#}"))
 }
 
 fn clean_phone(apk: &Path) -> Value {

@@ -3,10 +3,10 @@
 //! `ideviceinstaller`) run against the same fakes, so the fake speaks what real clients expect.
 
 use crate::support::backupbuild::Backup;
-use crate::support::cmd::{app, code, interrupt, json, json_files, stderr};
+use crate::support::cmd::{app, code, interrupt, json, json_files, report, stderr};
 use crate::support::fakeiphone::{
-    iphone, report, tiktok, tools_available, udid, with, with_all, FakeIphone, APPLE_ID, DOUYIN,
-    TIKTOK, TIKTOK_STORE_ID,
+    iphone, tiktok, tools_available, udid, with, with_all, FakeIphone, APPLE_ID, DOUYIN, TIKTOK,
+    TIKTOK_STORE_ID,
 };
 use crate::support::schema::assert_valid_run;
 

@@ -120,6 +120,15 @@ pub fn evidence<'a>(finding: &'a Value, field: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The record of device `id` in a `--format json` document (a panic showing the document when
+/// it has none).
+pub fn report<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["reports"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["device"]["id"] == id))
+        .unwrap_or_else(|| panic!("no report for {id}: {doc:#}"))
+}
+
 /// The app `id` of a device report (a panic showing the report when it has none).
 pub fn app<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["apps"]

@@ -210,11 +210,3 @@ impl Drop for FakeIphone {
         let _ = self.child.wait();
     }
 }
-
-/// The one report of `udid` in a JSON report.
-pub fn report<'a>(doc: &'a Value, udid: &str) -> &'a Value {
-    doc["reports"]
-        .as_array()
-        .and_then(|r| r.iter().find(|r| r["device"]["id"] == udid))
-        .unwrap_or_else(|| panic!("no report for {udid}: {doc:#}"))
-}
