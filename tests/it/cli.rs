@@ -118,7 +118,6 @@ fn missing_path_is_incomplete_not_clean() {
 fn output_file_and_out_dir_are_written() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "t.ipa", "com.zhiliaoapp.musically", None);
     let report = dir.path().join("report.json");
     let per_device = dir.path().join("devices");
@@ -192,7 +191,6 @@ fn parallel_equals_sequential_and_reruns_are_identical() {
 fn policy_file_changes_dispositions_and_rejects_typos() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "capcut.ipa", "com.lemon.lvoverseas", None);
     let (rc, doc) = scan(&[&data], &[]);
     assert_eq!(rc, 0, "CapCut is a notice under the default policy");
@@ -224,7 +222,6 @@ fn policy_file_changes_dispositions_and_rejects_typos() {
 fn allowlist_policy_flags_unapproved_apps() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "ok.ipa", "com.agency.mail", None);
     ipa(&data, "game.ipa", "com.example.game", None);
     let policy = dir.path().join("allow.toml");
@@ -248,7 +245,6 @@ fn signatures_dir_adds_and_bad_files_name_file_and_id() {
     )
     .unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "game.ipa", "com.example.game", None);
     let (rc, doc) = scan(&[&data], &["--signatures", sigs.to_str().unwrap()]);
     assert_eq!(rc, 0, "a family without a policy entry is a notice");
@@ -313,7 +309,6 @@ fn usage_errors_exit_2() {
 fn csv_escapes_names_from_devices_and_has_a_row_per_clean_device() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     Ipa::new("com.zhiliaoapp.musically")
         .info("CFBundleDisplayName", "Tik, \"Tok\"\nLite\x1b[2J=cmd")
         .xml()
@@ -382,7 +377,6 @@ fn out_dir_keeps_every_record_when_device_ids_repeat() {
     // The same folder given twice is two "devices" with one id: both records are kept.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "t.ipa", "com.example.notes", None);
     let per_device = dir.path().join("devices");
     let out = scan_files(
