@@ -3,7 +3,7 @@
 //! `ideviceinstaller`) run against the same fakes, so the fake speaks what real clients expect.
 
 use crate::support::backupbuild::Backup;
-use crate::support::cmd::{app, code, interrupt, json, json_files, report, stderr};
+use crate::support::cmd::{app, both, code, interrupt, json, json_files, report, stderr};
 use crate::support::fakeiphone::{
     iphone, tiktok, tools_available, udid, with, with_all, FakeIphone, APPLE_ID, DOUYIN, TIKTOK,
     TIKTOK_STORE_ID,
@@ -12,7 +12,7 @@ use crate::support::schema::assert_valid_run;
 
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn scan(fake: &FakeIphone, extra: &[&str]) -> (i32, Value, String) {
@@ -23,14 +23,6 @@ fn scan(fake: &FakeIphone, extra: &[&str]) -> (i32, Value, String) {
         .output()
         .unwrap();
     (code(&o), json(&o), stderr(&o))
-}
-
-fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn finding_ids(r: &Value, signature: &str) -> Vec<String> {
@@ -224,7 +216,7 @@ fn untrusted_phones_are_incomplete_with_what_to_do_and_others_still_count() {
         .env("PATH", "/nonexistent")
         .output()
         .unwrap();
-    assert_eq!(code(&o), 3, "{}", out(&o));
+    assert_eq!(code(&o), 3, "{}", both(&o));
     let list = json(&o);
     let state = |u: &str| {
         list.as_array()
@@ -496,7 +488,7 @@ fn no_usbmuxd_no_phone_and_an_unknown_udid_are_explained() {
         .env("USBMUXD_SOCKET_ADDRESS", &gone)
         .output()
         .unwrap();
-    assert_eq!(code(&o), 2, "{}", out(&o));
+    assert_eq!(code(&o), 2, "{}", both(&o));
     assert!(
         stderr(&o).contains("usbmuxd") && stderr(&o).contains("install"),
         "{}",
@@ -507,11 +499,11 @@ fn no_usbmuxd_no_phone_and_an_unknown_udid_are_explained() {
     let later = with(iphone(40, json!([]), 1), "attach_after_ms", json!(600_000));
     let fake = FakeIphone::start(vec![later], 0);
     let o = fake.appsweep().args(["scan", "ios"]).output().unwrap();
-    assert_eq!(code(&o), 2, "{}", out(&o));
+    assert_eq!(code(&o), 2, "{}", both(&o));
     assert!(
         stderr(&o).contains("no iPhone or iPad is attached"),
         "{}",
-        out(&o)
+        both(&o)
     );
     let missing = udid(41);
     let (rc, doc, err) = scan(&fake, &["--udid", &missing]);

@@ -177,6 +177,15 @@ pub fn interrupt(child: &mut Child) -> (i32, String) {
     (status.code().unwrap_or(-1), err)
 }
 
+/// stdout and stderr as one text, for a message.
+pub fn both(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

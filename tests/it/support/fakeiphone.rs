@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::cmd::{appsweep, hermetic};
+use super::cmd::{appsweep, both, hermetic};
 
 pub const FAKE_IPHONE: &str = env!("CARGO_BIN_EXE_fake-iphone");
 
@@ -177,12 +177,7 @@ impl FakeIphone {
     /// Runs `program ARGS` against the fake, asserts that it succeeded and returns its stdout.
     pub fn tool_ok(&self, program: &str, args: &[&str]) -> String {
         let o = self.tool(program).args(args).output().unwrap();
-        let both = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert!(o.status.success(), "{program} {args:?}: {both}");
+        assert!(o.status.success(), "{program} {args:?}: {}", both(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -190,13 +185,8 @@ impl FakeIphone {
     /// (stdout and stderr).
     pub fn tool_refused(&self, program: &str, args: &[&str]) -> String {
         let o = self.tool(program).args(args).output().unwrap();
-        let both = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert!(!o.status.success(), "{program} {args:?}: {both}");
-        both
+        assert!(!o.status.success(), "{program} {args:?}: {}", both(&o));
+        both(&o)
     }
 
     pub fn socket_path(&self) -> PathBuf {
