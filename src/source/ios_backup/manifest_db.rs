@@ -20,6 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rusqlite::limits::Limit;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{dbimage, wal};
@@ -257,15 +258,15 @@ impl Database {
             .conn
             .prepare("SELECT MIN(domain) FROM Files WHERE domain > ?1")
             .map_err(Self::query_err)?;
-        let mut current: rusqlite::types::Value = first
-            .query_row([], |row| row.get(0))
+        let mut current = first
+            .query_row([], |row| row.get_ref(0).map(Key::from))
             .map_err(Self::query_err)?;
-        while current != rusqlite::types::Value::Null {
-            if let Some(domain) = text((&current).into()) {
+        while current != Key::Null {
+            if let Some(domain) = text(current.as_ref()) {
                 out.push(domain)?;
             }
             current = next
-                .query_row([&current], |row| row.get(0))
+                .query_row([&current], |row| row.get_ref(0).map(Key::from))
                 .map_err(Self::query_err)?;
         }
         Ok(())
@@ -310,12 +311,52 @@ impl Domains {
     }
 }
 
-fn text(value: rusqlite::types::ValueRef<'_>) -> Option<String> {
-    match value {
-        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-            Some(String::from_utf8_lossy(t).into_owned())
+/// A domain as SQLite holds it, owned, and bound back as it was for the next index seek: text
+/// that is not UTF-8 stays text (rusqlite's own owned value panics on it), so the walk goes on in
+/// SQLite's order.
+#[derive(Debug, PartialEq)]
+enum Key {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(Vec<u8>),
+    Blob(Vec<u8>),
+}
+
+impl From<ValueRef<'_>> for Key {
+    fn from(v: ValueRef<'_>) -> Self {
+        match v {
+            ValueRef::Null => Key::Null,
+            ValueRef::Integer(i) => Key::Integer(i),
+            ValueRef::Real(r) => Key::Real(r),
+            ValueRef::Text(t) => Key::Text(t.to_vec()),
+            ValueRef::Blob(b) => Key::Blob(b.to_vec()),
         }
-        rusqlite::types::ValueRef::Integer(i) => Some(i.to_string()),
+    }
+}
+
+impl Key {
+    fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Key::Null => ValueRef::Null,
+            Key::Integer(i) => ValueRef::Integer(*i),
+            Key::Real(r) => ValueRef::Real(*r),
+            Key::Text(t) => ValueRef::Text(t),
+            Key::Blob(b) => ValueRef::Blob(b),
+        }
+    }
+}
+
+impl rusqlite::ToSql for Key {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(self.as_ref()))
+    }
+}
+
+fn text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Integer(i) => Some(i.to_string()),
         _ => None,
     }
 }
@@ -352,7 +393,8 @@ mod tests {
                     "PRAGMA journal_mode=WAL; CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
                      INSERT INTO Files VALUES ('1','AppDomain-a.b','x',1,NULL),('2','HomeDomain','y',1,NULL),
                      ('3','AppDomainGroup-group.a','z',1,NULL),('4','AppDomain-a.b','w',1,NULL),('5','AppDomainPlugin-a.b.ext','',2,NULL),
-                     ('6',NULL,'',1,NULL),('7',42,'',1,NULL),('8',x'417070446f6d61696e2d62','',1,NULL);",
+                     ('6',NULL,'',1,NULL),('7',42,'',1,NULL),('8',x'417070446f6d61696e2d62','',1,NULL),
+                     ('9',CAST(x'417070446f6d61696e2d63ff' AS TEXT),'',1,NULL);",
                 )
                 .unwrap();
                 if with_index {
@@ -372,6 +414,8 @@ mod tests {
                     "42",
                     "AppDomain-a.b",
                     "AppDomain-b",
+                    // Text that is not UTF-8 is read (lossily), and the walk goes on past it.
+                    "AppDomain-c\u{fffd}",
                     "AppDomainGroup-group.a",
                     "AppDomainPlugin-a.b.ext",
                     "HomeDomain"

@@ -177,3 +177,26 @@ fn a_log_beside_an_encrypted_database_is_a_problem() {
     assert_incomplete(r, &["Manifest.db-wal beside an encrypted Manifest.db"]);
     assert!(r["notes"].to_string().contains("decrypted"), "{r}");
 }
+
+/// A domain that is not UTF-8 (SQLite stores whatever bytes it is given as text) is read, and
+/// the domains after it too: an app hidden behind it is still found. (rusqlite's own owned value
+/// panics on such text: found by the `manifest_db` fuzz target.)
+#[test]
+fn a_domain_that_is_not_utf8_is_read_and_the_apps_after_it_too() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = backup_with_db(
+        root.path(),
+        "not-utf8",
+        "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
+         CREATE INDEX FilesDomainIdx ON Files(domain);
+         INSERT INTO Files VALUES ('1', CAST(x'417070446f6d61696e2d61ff' AS TEXT), '', 2, NULL),
+           ('2', 'AppDomain-com.zhiliaoapp.musically', 'Library', 2, NULL);",
+    );
+    let (rc, doc, err) = scan_backups(root.path(), &[&dir], &[]);
+    assert_eq!(rc, 1, "{err}");
+    assert_tiktok_survives(&doc, root.path());
+    let r = report(&doc, &dir);
+    assert_eq!(r["status"], "violation", "{r}");
+    // The odd domain's app, its bytes shown lossily.
+    assert!(r["apps"].to_string().contains("\"a\u{fffd}\""), "{r}");
+}
