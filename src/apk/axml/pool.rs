@@ -1,7 +1,7 @@
 //! The AXML string pool (UTF-8 or UTF-16), each string decoded on demand, once: a string is
 //! kept by where it starts, so every index (and every attribute) naming it shares one copy.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::budget::Budget;
@@ -15,7 +15,7 @@ pub(super) struct StringPool<'a> {
     strings_start: usize,
     utf8: bool,
     /// Strings decoded so far, by their start in the chunk.
-    decoded: HashMap<usize, Rc<str>>,
+    decoded: BTreeMap<usize, Rc<str>>,
 }
 
 impl StringPool<'_> {
@@ -27,7 +27,7 @@ impl StringPool<'_> {
         if let Some(s) = self.decoded.get(&start) {
             return Some(Rc::clone(s));
         }
-        let s: Rc<str> = Rc::from(decode(self.chunk.get(start..)?, self.utf8, budget)?);
+        let s = decode(self.chunk.get(start..)?, self.utf8, budget)?;
         if !budget.bytes(s.len()) {
             return None;
         }
@@ -37,7 +37,7 @@ impl StringPool<'_> {
 }
 
 /// Decodes the string at the start of `bytes`, when at least its length fits in `budget`.
-fn decode(bytes: &[u8], utf8: bool, budget: &mut Budget) -> Option<String> {
+fn decode(bytes: &[u8], utf8: bool, budget: &mut Budget) -> Option<Rc<str>> {
     let mut c = Cursor::new(bytes);
     if utf8 {
         let _chars = utf8_len(&mut c)?;
@@ -47,7 +47,7 @@ fn decode(bytes: &[u8], utf8: bool, budget: &mut Budget) -> Option<String> {
         if !budget.fits(raw.len()) {
             return None;
         }
-        Some(String::from_utf8_lossy(raw).into_owned())
+        Some(Rc::from(&*String::from_utf8_lossy(raw)))
     } else {
         let first = c.u16()?;
         let len = if first & 0x8000 != 0 {
@@ -63,7 +63,7 @@ fn decode(bytes: &[u8], utf8: bool, budget: &mut Budget) -> Option<String> {
             .map_while(|_| c.u16())
             .take_while(|u| *u != 0)
             .collect();
-        Some(String::from_utf16_lossy(&units))
+        Some(Rc::from(String::from_utf16_lossy(&units)))
     }
 }
 
@@ -98,6 +98,6 @@ pub(super) fn parse_string_pool(chunk: &[u8], header_len: usize) -> Option<Strin
         offsets,
         strings_start,
         utf8: flags & UTF8_FLAG != 0,
-        decoded: HashMap::new(),
+        decoded: BTreeMap::new(),
     })
 }
