@@ -156,21 +156,35 @@ pub struct PairArgs {
     pub pair: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct DevicesArgs {
-    #[command(flatten)]
-    pub adb: AdbServerArgs,
+/// The output format.
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct FormatArgs {
     /// Output format (human on a terminal, json otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
 
+/// Personal data in reports.
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct PersonalDataArgs {
+    /// Include person-identifying values (device name, phone number, ICCID, Apple ID) in reports.
+    #[arg(long)]
+    pub include_personal_data: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DevicesArgs {
+    #[command(flatten)]
+    pub adb: AdbServerArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
 /// Options every scan takes.
 #[derive(Args, Debug)]
 pub struct ScanArgs {
-    /// Output format (human on a terminal, json otherwise).
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    #[command(flatten)]
+    pub format: FormatArgs,
     /// Write the report to this file (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -248,9 +262,8 @@ pub struct IosScanArgs {
     /// Only this iPhone or iPad (repeatable). Default: every attached one.
     #[arg(long, short = 'u', value_name = "UDID")]
     pub udid: Vec<String>,
-    /// Include person-identifying values (device name, phone number, ICCID, Apple ID) in reports.
-    #[arg(long)]
-    pub include_personal_data: bool,
+    #[command(flatten)]
+    pub personal: PersonalDataArgs,
 }
 
 #[derive(Args, Debug)]
@@ -263,9 +276,8 @@ pub struct BackupArgs {
     /// File holding the password of encrypted backups (or set APPSWEEP_BACKUP_PASSWORD).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// Include person-identifying values (device name, phone number, ICCID, Apple ID) in reports.
-    #[arg(long)]
-    pub include_personal_data: bool,
+    #[command(flatten)]
+    pub personal: PersonalDataArgs,
 }
 
 #[derive(Args, Debug)]
@@ -324,7 +336,7 @@ mod tests {
             panic!("not scan ios");
         };
         assert_eq!(i.udid, ["U1", "U2"]);
-        assert!(i.ios.pair && !i.include_personal_data);
+        assert!(i.ios.pair && !i.personal.include_personal_data);
         assert!(Cli::try_parse_from(["appsweep", "devices", "--no-cache"]).is_err());
     }
 }

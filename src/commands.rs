@@ -90,7 +90,7 @@ fn scan_backup(a: BackupArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
     let opts = ios_backup::BackupOptions {
         password: config::backup_password(a.password_file.as_deref())?,
-        include_personal_data: a.include_personal_data,
+        include_personal_data: a.personal.include_personal_data,
         progress: !quiet,
     };
     pipeline::run(&cfg, stdout(), |emit| {
@@ -116,7 +116,7 @@ fn scan_ios(a: IosScanArgs, style: Style, quiet: bool) -> Result<Outcome> {
     let cfg = ScanConfig::new(&a.scan, style, quiet, Format::Json)?;
     let opts = ios_live::IosOptions {
         udids: a.udid,
-        include_personal_data: a.include_personal_data,
+        include_personal_data: a.personal.include_personal_data,
         pair: a.ios.pair,
         ..ios_live::IosOptions::default()
     };
@@ -188,7 +188,7 @@ fn devices(a: DevicesArgs) -> Result<Outcome> {
         }
         (Err(e), _) => return Err(e).context("listing devices"),
     };
-    let format = config::format(a.format, Format::Human, Format::Json);
+    let format = config::format(a.format.format, Format::Human, Format::Json);
     listing::devices(&mut std::io::stdout().lock(), &android, &iphones, format)?;
     let not_ready = android.iter().any(|d| d.state != adb::DeviceState::Device)
         || iphones.iter().any(|d| d.state != "paired");

@@ -150,7 +150,7 @@ impl ScanConfig {
         Ok(Self {
             set,
             policy,
-            format: format(args.format, Format::Human, default_format),
+            format: format(args.format.format, Format::Human, default_format),
             style,
             quiet,
             output: args.output.clone(),

@@ -47,10 +47,24 @@ pub fn read_capped(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
+    read_to_limit(file, path, limit, what)
+}
+
+/// Reads `file` (opened from `path`) to its end if that is at most `limit` bytes.
+fn read_to_limit(
+    file: std::fs::File,
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<Vec<u8>, InputError> {
     let mut buf = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut buf)
-        .map_err(io)?;
+        .map_err(|source| InputError::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        })?;
     if buf.len() as u64 > limit {
         return Err(InputError::TooLarge {
             what,
@@ -117,22 +131,7 @@ pub fn open_regular(path: &Path, what: &'static str) -> Result<std::fs::File, In
 /// Reads a whole regular file of at most `limit` bytes.
 pub fn read_regular(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, InputError> {
     let file = open_regular(path, what)?;
-    let mut buf = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(|source| InputError::Io {
-            what,
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if buf.len() as u64 > limit {
-        return Err(InputError::TooLarge {
-            what,
-            path: path.to_path_buf(),
-            limit,
-        });
-    }
-    Ok(buf)
+    read_to_limit(file, path, limit, what)
 }
 
 #[cfg(test)]

@@ -21,6 +21,10 @@
 //! Parsers, each in its own module and usable on their own (tests, fuzzing): [`axml`] (binary
 //! manifest), [`sigblock`] (APK Signing Block), [`pkcs7`] (v1 signature block certificates), and
 //! the internal `zip` reader.
+//!
+//! The folder also holds: `fingerprint` (the [`Fingerprint`] type), `probe` (the state machine
+//! that decides what to read next), `source` (random-access byte sources), `cursor` (a
+//! bounds-checked reader the parsers share) and `proptests` (never-panic property tests).
 
 pub mod axml;
 mod cursor;

@@ -224,23 +224,15 @@ pub(crate) fn parse_central_directory(
         let mut c = Cursor::new(fixed);
         let _sig = c.u32();
         let _made_by = c.u16();
-        let _needed = c.u16();
-        let flags = c.u16().unwrap_or(0);
-        let method = c.u16().unwrap_or(0);
-        let _time = c.u32();
-        let _crc = c.u32();
-        let comp_size = u64::from(c.u32().unwrap_or(0));
-        let uncomp_size = u64::from(c.u32().unwrap_or(0));
-        let name_len = c.u16().unwrap_or(0);
-        let extra_len = c.u16().unwrap_or(0);
+        let h = shared_fields(&mut c);
         let comment_len = c.u16().unwrap_or(0);
         let _disk = c.u16();
         let _internal = c.u16();
         let _external = c.u32();
         let local_offset = u64::from(c.u32().unwrap_or(0));
         let name_start = pos + CDFH_LEN;
-        let name_end = name_start + usize::from(name_len);
-        let extra_end = name_end + usize::from(extra_len);
+        let name_end = name_start + usize::from(h.name_len);
+        let extra_end = name_end + usize::from(h.extra_len);
         let record_end = extra_end + usize::from(comment_len);
         let Some(name) = cd.get(name_start..name_end) else {
             out.warnings.push(format!(
@@ -251,13 +243,13 @@ pub(crate) fn parse_central_directory(
         };
         let mut e = CdEntry {
             name: name.to_vec(),
-            method,
-            flags,
-            comp_size,
-            uncomp_size,
+            method: h.method,
+            flags: h.flags,
+            comp_size: h.comp_size,
+            uncomp_size: h.uncomp_size,
             local_offset,
-            name_len,
-            extra_len,
+            name_len: h.name_len,
+            extra_len: h.extra_len,
         };
         if let Some(extra) = cd.get(name_end..extra_end) {
             apply_zip64_extra(&mut e, extra);
@@ -281,7 +273,7 @@ pub(crate) fn parse_central_directory(
     out
 }
 
-/// A local file header.
+/// A local file header (its fields are also the ones a central directory record shares with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LocalHeader {
     pub method: u16,
@@ -305,6 +297,12 @@ pub(crate) fn parse_local_header(b: &[u8]) -> Result<LocalHeader, &'static str> 
     if c.u32() != Some(LFH_SIG) {
         return Err("local header signature mismatch");
     }
+    Ok(shared_fields(&mut c))
+}
+
+/// The fields a central directory record and a local header share, in the same order: from
+/// "version needed to extract" to "extra field length".
+fn shared_fields(c: &mut Cursor<'_>) -> LocalHeader {
     let _needed = c.u16();
     let flags = c.u16().unwrap_or(0);
     let method = c.u16().unwrap_or(0);
@@ -314,14 +312,14 @@ pub(crate) fn parse_local_header(b: &[u8]) -> Result<LocalHeader, &'static str> 
     let uncomp_size = u64::from(c.u32().unwrap_or(0));
     let name_len = c.u16().unwrap_or(0);
     let extra_len = c.u16().unwrap_or(0);
-    Ok(LocalHeader {
+    LocalHeader {
         method,
         flags,
         comp_size,
         uncomp_size,
         name_len,
         extra_len,
-    })
+    }
 }
 
 /// Decodes an entry as Android does: method 0 is STORED, anything else DEFLATE. Output is capped
@@ -441,29 +439,25 @@ pub(crate) mod tests {
                 } else {
                     (0u16, data.clone())
                 };
+                // From "version needed" to "extra field length", the same in both headers.
+                let shared = |v: &mut Vec<u8>| {
+                    v.extend_from_slice(&20u16.to_le_bytes());
+                    v.extend_from_slice(&0u16.to_le_bytes());
+                    v.extend_from_slice(&method.to_le_bytes());
+                    v.extend_from_slice(&0u32.to_le_bytes());
+                    v.extend_from_slice(&0u32.to_le_bytes());
+                    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+                    v.extend_from_slice(&(name.len() as u16).to_le_bytes());
+                    v.extend_from_slice(&0u16.to_le_bytes());
+                };
                 out.extend_from_slice(&LFH_SIG.to_le_bytes());
-                out.extend_from_slice(&20u16.to_le_bytes());
-                out.extend_from_slice(&0u16.to_le_bytes());
-                out.extend_from_slice(&method.to_le_bytes());
-                out.extend_from_slice(&0u32.to_le_bytes());
-                out.extend_from_slice(&0u32.to_le_bytes());
-                out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-                out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-                out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-                out.extend_from_slice(&0u16.to_le_bytes());
+                shared(&mut out);
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(&body);
                 cd.extend_from_slice(&CDFH_SIG.to_le_bytes());
                 cd.extend_from_slice(&20u16.to_le_bytes());
-                cd.extend_from_slice(&20u16.to_le_bytes());
-                cd.extend_from_slice(&0u16.to_le_bytes());
-                cd.extend_from_slice(&method.to_le_bytes());
-                cd.extend_from_slice(&0u32.to_le_bytes());
-                cd.extend_from_slice(&0u32.to_le_bytes());
-                cd.extend_from_slice(&(body.len() as u32).to_le_bytes());
-                cd.extend_from_slice(&(data.len() as u32).to_le_bytes());
-                cd.extend_from_slice(&(name.len() as u16).to_le_bytes());
-                cd.extend_from_slice(&0u16.to_le_bytes());
+                shared(&mut cd);
                 cd.extend_from_slice(&0u16.to_le_bytes());
                 cd.extend_from_slice(&0u16.to_le_bytes());
                 cd.extend_from_slice(&0u16.to_le_bytes());

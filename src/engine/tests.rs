@@ -112,6 +112,11 @@ fn signed(id: &str, key: &str) -> AppRecord {
     a
 }
 
+/// The findings for `apps` on an Android phone, under the built-in policy.
+fn eval_builtin(apps: Vec<AppRecord>) -> Vec<Finding> {
+    evaluate(&inv(apps), &set(), &Policy::builtin())
+}
+
 fn only(findings: &[Finding]) -> &Finding {
     assert_eq!(findings.len(), 1, "{findings:#?}");
     &findings[0]
@@ -119,11 +124,7 @@ fn only(findings: &[Finding]) -> &Finding {
 
 #[test]
 fn official_build_package_and_signer() {
-    let f = evaluate(
-        &inv(vec![signed("com.zhiliaoapp.musically", TIKTOK_KEY)]),
-        &set(),
-        &Policy::builtin(),
-    );
+    let f = eval_builtin(vec![signed("com.zhiliaoapp.musically", TIKTOK_KEY)]);
     let f = only(&f);
     assert_eq!(
         (f.signature.as_str(), f.case, f.disposition),
@@ -141,11 +142,7 @@ fn official_build_package_and_signer() {
 
 #[test]
 fn modified_build_known_package_unknown_signer_is_still_a_violation() {
-    let f = evaluate(
-        &inv(vec![signed("com.zhiliaoapp.musically", OTHER_KEY)]),
-        &set(),
-        &Policy::builtin(),
-    );
+    let f = eval_builtin(vec![signed("com.zhiliaoapp.musically", OTHER_KEY)]);
     let f = only(&f);
     assert_eq!(
         (f.case, f.disposition),
@@ -160,11 +157,7 @@ fn modified_build_known_package_unknown_signer_is_still_a_violation() {
 
 #[test]
 fn renamed_build_by_signer_or_markers() {
-    let f = evaluate(
-        &inv(vec![signed("com.example.renamed", TIKTOK_KEY)]),
-        &set(),
-        &Policy::builtin(),
-    );
+    let f = eval_builtin(vec![signed("com.example.renamed", TIKTOK_KEY)]);
     let f = only(&f);
     assert_eq!(
         (f.signature.as_str(), f.case),
@@ -173,7 +166,7 @@ fn renamed_build_by_signer_or_markers() {
 
     let mut a = signed("com.example.renamed", OTHER_KEY);
     a.components = vec!["com.example.renamed.openauthorize.AwemeAuthorizedActivity".into()];
-    let f = evaluate(&inv(vec![a]), &set(), &Policy::builtin());
+    let f = eval_builtin(vec![a]);
     let f = only(&f);
     assert_eq!(
         (f.signature.as_str(), f.case),
@@ -182,10 +175,7 @@ fn renamed_build_by_signer_or_markers() {
 
     let mut a = signed("com.example.renamed", OTHER_KEY);
     a.components = vec!["com.ss.android.ugc.aweme.share.SystemShareActivity".into()];
-    assert_eq!(
-        only(&evaluate(&inv(vec![a]), &set(), &Policy::builtin())).signature,
-        "tiktok.repackaged"
-    );
+    assert_eq!(only(&eval_builtin(vec![a])).signature, "tiktok.repackaged");
 }
 
 #[test]
@@ -195,31 +185,19 @@ fn no_substring_or_prefix_matching_of_identifiers() {
         "com.zhiliaoapp",
         "xcom.zhiliaoapp.musically",
     ] {
-        let f = evaluate(
-            &inv(vec![signed(id, OTHER_KEY)]),
-            &set(),
-            &Policy::builtin(),
-        );
+        let f = eval_builtin(vec![signed(id, OTHER_KEY)]);
         assert!(f.is_empty(), "{id}: {f:#?}");
     }
     let mut a = signed("com.example", OTHER_KEY);
     a.components = vec!["com.ss.android.ugc.aweme.share.SystemShareActivityX".into()];
-    assert!(evaluate(&inv(vec![a]), &set(), &Policy::builtin()).is_empty());
+    assert!(eval_builtin(vec![a]).is_empty());
 }
 
 #[test]
 fn shared_signer_package_decides() {
-    let f = evaluate(
-        &inv(vec![signed("com.ss.android.ugc.trill", BD_KEY)]),
-        &set(),
-        &Policy::builtin(),
-    );
+    let f = eval_builtin(vec![signed("com.ss.android.ugc.trill", BD_KEY)]);
     assert_eq!(only(&f).signature, "tiktok.trill");
-    let f = evaluate(
-        &inv(vec![signed("com.bytedance.unknownapp", BD_KEY)]),
-        &set(),
-        &Policy::builtin(),
-    );
+    let f = eval_builtin(vec![signed("com.bytedance.unknownapp", BD_KEY)]);
     let f = only(&f);
     assert_eq!(
         (f.signature.as_str(), f.case),
@@ -232,7 +210,7 @@ fn sdk_only_is_a_low_notice_never_tiktok() {
     let mut a = signed("com.game.app", OTHER_KEY);
     a.components = vec!["com.bytedance.sdk.openadsdk.TTFileProvider".into()];
     a.native_libs = vec!["libpangleflipped.so".into()];
-    let f = evaluate(&inv(vec![a]), &set(), &Policy::builtin());
+    let f = eval_builtin(vec![a]);
     let f = only(&f);
     assert_eq!(
         (f.family.as_str(), f.disposition, f.severity),
@@ -276,12 +254,9 @@ fn webapk_by_start_url_host() {
         name: "org.chromium.webapk.shell_apk.startUrl".into(),
         value: "https://www.tiktok.com/foryou?lang=en".into(),
     }];
-    assert_eq!(
-        only(&evaluate(&inv(vec![a.clone()]), &set(), &Policy::builtin())).case,
-        MatchCase::WebApp
-    );
+    assert_eq!(only(&eval_builtin(vec![a.clone()])).case, MatchCase::WebApp);
     a.meta_data[0].value = "https://nottiktok.com/".into();
-    assert!(evaluate(&inv(vec![a]), &set(), &Policy::builtin()).is_empty());
+    assert!(eval_builtin(vec![a]).is_empty());
 }
 
 #[test]

@@ -12,7 +12,12 @@
 //! Pure functions over bytes. Values come from a device or a file: every key may be missing or
 //! have the wrong type, and that is tolerated (the field stays `None`); only bytes that are not a
 //! plist, exceed a limit, or whose top level is not a dictionary are errors.
+//!
+//! The parts: `budget` (the depth and expansion limits, checked before anything is built),
+//! [`xmlfast`] (the fast path for large XML plists); this module the entry points, the value
+//! helpers the readers share and the `iTunesMetadata` reader.
 
+mod budget;
 pub mod xmlfast;
 
 use plist::{Dictionary, Value};
@@ -47,290 +52,13 @@ pub const MAX_NODES: u64 = 4_000_000;
 /// megabytes of icons).
 pub const MAX_EXPANDED_BYTES: u64 = 256 << 20;
 
-/// What an object of a binary plist is, for the expansion walk.
-enum Object {
-    /// A container: first reference position and number of references.
-    Container(usize, usize),
-    /// Anything else, with the bytes it becomes once built (strings and data; 0 for others).
-    Leaf(u64),
-}
-
-fn uint(b: &[u8], at: usize, size: usize) -> Option<u64> {
-    if size == 0 || size > 8 {
-        return None;
-    }
-    let bytes = b.get(at..at.checked_add(size)?)?;
-    Some(bytes.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
-}
-
-/// Checks that a binary plist nests at most `max` containers deep and expands to at most
-/// `max_nodes` values, walking its object graph without recursion (each object once; heights
-/// and expanded sizes memoised). Cycles and references out of range are errors.
-fn check_binary(b: &[u8], max: usize, max_nodes: u64, max_bytes: u64) -> Result<(), PlistError> {
-    let bad = |what| PlistError::Malformed(what);
-    let t = b
-        .len()
-        .checked_sub(32)
-        .ok_or(bad("binary plist shorter than its trailer"))?;
-    let off_size = usize::from(*b.get(t + 6).ok_or(bad("trailer"))?);
-    let ref_size = usize::from(*b.get(t + 7).ok_or(bad("trailer"))?);
-    let count = uint(b, t + 8, 8).ok_or(bad("trailer"))?;
-    let top = uint(b, t + 16, 8).ok_or(bad("trailer"))?;
-    let table = uint(b, t + 24, 8).ok_or(bad("trailer"))?;
-    let count = usize::try_from(count)
-        .ok()
-        .filter(|&c| c <= b.len())
-        .ok_or(bad("object count larger than the file"))?;
-    let table = usize::try_from(table).map_err(|_| bad("offset table"))?;
-    let offset = |i: usize| -> Result<usize, PlistError> {
-        let at = i
-            .checked_mul(off_size)
-            .and_then(|x| x.checked_add(table))
-            .ok_or(bad("offset table"))?;
-        uint(b, at, off_size)
-            .and_then(|o| usize::try_from(o).ok())
-            .ok_or(bad("offset table truncated"))
-    };
-    let refs = |i: usize| -> Result<Object, PlistError> {
-        let off = offset(i)?;
-        let marker = *b.get(off).ok_or(bad("object offset out of range"))?;
-        let kind = marker >> 4;
-        // Data, ASCII, UTF-16 (up to 3 UTF-8 bytes a unit), UTF-8 strings, UIDs, containers.
-        if !matches!(kind, 0x4..=0x8 | 0xA..=0xD) {
-            return Ok(Object::Leaf(0));
-        }
-        let (n, start) = if marker & 0xF == 0xF && kind != 0x8 {
-            let int_marker = *b.get(off + 1).ok_or(bad("object length"))?;
-            if int_marker >> 4 != 0x1 || int_marker & 0xF > 3 {
-                return Err(bad("object length"));
-            }
-            let size = 1usize << (int_marker & 0xF);
-            let n = uint(b, off + 2, size).ok_or(bad("object length"))?;
-            (n, off + 2 + size)
-        } else {
-            (u64::from(marker & 0xF), off + 1)
-        };
-        if !matches!(kind, 0xA..=0xD) {
-            let units = if kind == 0x6 { 3 } else { 1 };
-            return Ok(Object::Leaf(n.saturating_add(1).saturating_mul(units)));
-        }
-        let n = usize::try_from(n).map_err(|_| bad("container length"))?;
-        let n = if kind == 0xD {
-            n.checked_mul(2).ok_or(bad("container length"))?
-        } else {
-            n
-        };
-        let end = n
-            .checked_mul(ref_size)
-            .and_then(|x| x.checked_add(start))
-            .ok_or(bad("container length"))?;
-        if end > b.len() {
-            return Err(bad("container runs past the end"));
-        }
-        Ok(Object::Container(start, n))
-    };
-    let top = usize::try_from(top)
-        .ok()
-        .filter(|&t| t < count)
-        .ok_or(bad("top object out of range"))?;
-    // 0: unseen, 1: on the stack, 2: done (height known).
-    let mut state = vec![0u8; count];
-    let mut height = vec![0usize; count];
-    // Values, and bytes of strings and data, an object expands to (itself and everything under
-    // it, shared children counted each time they are referenced), saturating.
-    let mut nodes = vec![1u64; count];
-    let mut bytes = vec![0u64; count];
-    // (object, first reference position, references, next reference).
-    let mut stack: Vec<(usize, usize, usize, usize)> = Vec::new();
-    match refs(top)? {
-        Object::Leaf(_) => return Ok(()),
-        Object::Container(start, n) => {
-            stack.push((top, start, n, 0));
-            if let Some(s) = state.get_mut(top) {
-                *s = 1;
-            }
-        }
-    }
-    while let Some(frame) = stack.last_mut() {
-        let (obj, start, n, next) = *frame;
-        if next == n {
-            stack.pop();
-            if let Some(s) = state.get_mut(obj) {
-                *s = 2;
-            }
-            let h = height.get(obj).copied().unwrap_or(0);
-            let w = nodes.get(obj).copied().unwrap_or(1);
-            let wb = bytes.get(obj).copied().unwrap_or(0);
-            if w > max_nodes {
-                return Err(PlistError::TooManyNodes);
-            }
-            if wb > max_bytes {
-                return Err(PlistError::TooManyBytes);
-            }
-            if let Some(parent) = stack.last() {
-                if let Some(ph) = height.get_mut(parent.0) {
-                    *ph = (*ph).max(h + 1);
-                }
-                if let Some(pw) = nodes.get_mut(parent.0) {
-                    *pw = pw.saturating_add(w);
-                }
-                if let Some(pb) = bytes.get_mut(parent.0) {
-                    *pb = pb.saturating_add(wb);
-                }
-            }
-            continue;
-        }
-        frame.3 += 1;
-        let child = uint(b, start + next * ref_size, ref_size)
-            .and_then(|c| usize::try_from(c).ok())
-            .filter(|&c| c < count)
-            .ok_or(bad("object reference out of range"))?;
-        match state.get(child).copied().unwrap_or(0) {
-            1 => return Err(bad("object reference cycle")),
-            2 => {
-                let h = height.get(child).copied().unwrap_or(0);
-                if stack.len() + h > max {
-                    return Err(PlistError::TooDeep);
-                }
-                if let Some(ph) = height.get_mut(obj) {
-                    *ph = (*ph).max(h + 1);
-                }
-                let w = nodes.get(child).copied().unwrap_or(1);
-                if let Some(pw) = nodes.get_mut(obj) {
-                    *pw = pw.saturating_add(w);
-                    if *pw > max_nodes {
-                        return Err(PlistError::TooManyNodes);
-                    }
-                }
-                let wb = bytes.get(child).copied().unwrap_or(0);
-                if let Some(pb) = bytes.get_mut(obj) {
-                    *pb = pb.saturating_add(wb);
-                    if *pb > max_bytes {
-                        return Err(PlistError::TooManyBytes);
-                    }
-                }
-            }
-            _ => match refs(child)? {
-                Object::Leaf(size) => {
-                    if let Some(s) = state.get_mut(child) {
-                        *s = 2;
-                    }
-                    if let Some(cb) = bytes.get_mut(child) {
-                        *cb = size;
-                    }
-                    if let Some(pw) = nodes.get_mut(obj) {
-                        *pw = pw.saturating_add(1);
-                    }
-                    if let Some(pb) = bytes.get_mut(obj) {
-                        *pb = pb.saturating_add(size);
-                        if *pb > max_bytes {
-                            return Err(PlistError::TooManyBytes);
-                        }
-                    }
-                }
-                Object::Container(cs, cn) => {
-                    if stack.len() >= max {
-                        return Err(PlistError::TooDeep);
-                    }
-                    if let Some(s) = state.get_mut(child) {
-                        *s = 1;
-                    }
-                    stack.push((child, cs, cn, 0));
-                }
-            },
-        }
-    }
-    Ok(())
-}
-
-/// Checks that an XML plist nests at most `max` `<array>`/`<dict>` deep and holds at most
-/// `max_nodes` elements (comments, CDATA, processing instructions and the DOCTYPE skipped;
-/// namespace prefixes ignored, as the parser does).
-fn check_xml(b: &[u8], max: usize, max_nodes: u64) -> Result<(), PlistError> {
-    let find = |from: usize, needle: &[u8]| {
-        b.get(from..)
-            .and_then(|rest| memchr::memmem::find(rest, needle))
-            .map(|p| from + p + needle.len())
-    };
-    let mut depth = 0usize;
-    let mut elements = 0u64;
-    let mut pos = 0usize;
-    while let Some(lt) = b
-        .get(pos..)
-        .and_then(|rest| memchr::memchr(b'<', rest))
-        .map(|p| pos + p)
-    {
-        let rest = b.get(lt..).unwrap_or(&[]);
-        let skip_to = if rest.starts_with(b"<!--") {
-            find(lt + 4, b"-->")
-        } else if rest.starts_with(b"<![CDATA[") {
-            find(lt + 9, b"]]>")
-        } else if rest.starts_with(b"<?") {
-            find(lt + 2, b"?>")
-        } else if rest.starts_with(b"<!") {
-            let gt = find(lt + 2, b">");
-            let bracket = b
-                .get(lt..gt.unwrap_or(b.len()))
-                .is_some_and(|d| d.contains(&b'['));
-            if bracket {
-                find(lt + 2, b"]>")
-            } else {
-                gt
-            }
-        } else {
-            None
-        };
-        if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
-            match skip_to {
-                Some(p) => {
-                    pos = p;
-                    continue;
-                }
-                None => return Ok(()),
-            }
-        }
-        let Some(gt) = find(lt + 1, b">") else {
-            return Ok(());
-        };
-        let tag = b.get(lt + 1..gt - 1).unwrap_or(&[]);
-        let (closing, tag) = match tag.strip_prefix(b"/") {
-            Some(t) => (true, t),
-            None => (false, tag),
-        };
-        let name_end = tag
-            .iter()
-            .position(|c| c.is_ascii_whitespace() || *c == b'/')
-            .unwrap_or(tag.len());
-        let name = tag.get(..name_end).unwrap_or(&[]);
-        let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
-        if !closing {
-            elements += 1;
-            if elements > max_nodes {
-                return Err(PlistError::TooManyNodes);
-            }
-        }
-        if local == b"array" || local == b"dict" {
-            if closing {
-                depth = depth.saturating_sub(1);
-            } else if !tag.ends_with(b"/") {
-                depth += 1;
-                if depth > max {
-                    return Err(PlistError::TooDeep);
-                }
-            }
-        }
-        pos = gt;
-    }
-    Ok(())
-}
-
 /// Parses a plist with the `plist` crate once its nesting and expanded size are known to be
 /// bounded (its builder recurses once per level and copies shared objects).
 pub fn parse_value(bytes: &[u8]) -> Result<Value, PlistError> {
     if bytes.starts_with(b"bplist") {
-        check_binary(bytes, MAX_DEPTH, MAX_NODES, MAX_EXPANDED_BYTES)?;
+        budget::check_binary(bytes, MAX_DEPTH, MAX_NODES, MAX_EXPANDED_BYTES)?;
     } else {
-        check_xml(bytes, MAX_DEPTH, MAX_NODES)?;
+        budget::check_xml(bytes, MAX_DEPTH, MAX_NODES)?;
     }
     Ok(plist::from_bytes(bytes)?)
 }
@@ -454,43 +182,29 @@ pub fn parse_itunes_metadata(bytes: &[u8]) -> Result<ItunesMetadata, PlistError>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn xml(v: Value) -> Vec<u8> {
+    /// `v` as an XML plist, as the `plist` crate writes it.
+    pub(crate) fn xml(v: Value) -> Vec<u8> {
         let mut out = Vec::new();
         v.to_writer_xml(&mut out).unwrap();
         out
     }
-    fn binary(v: Value) -> Vec<u8> {
+
+    /// `v` as a binary plist, as the `plist` crate writes it.
+    pub(crate) fn binary(v: Value) -> Vec<u8> {
         let mut out = Vec::new();
         v.to_writer_binary(&mut out).unwrap();
         out
     }
 
-    /// A binary plist of `objects` (each object's bytes), top object 0, 1-byte refs and
-    /// 4-byte offsets.
-    fn bplist(objects: &[Vec<u8>]) -> Vec<u8> {
-        let mut bin = b"bplist00".to_vec();
-        let mut offsets = Vec::new();
-        for o in objects {
-            offsets.push(bin.len() as u32);
-            bin.extend_from_slice(o);
-        }
-        let table = bin.len() as u64;
-        for o in offsets {
-            bin.extend_from_slice(&o.to_be_bytes());
-        }
-        bin.extend_from_slice(&[0, 0, 0, 0, 0, 0, 4, 1]);
-        bin.extend_from_slice(&(objects.len() as u64).to_be_bytes());
-        bin.extend_from_slice(&0u64.to_be_bytes());
-        bin.extend_from_slice(&table.to_be_bytes());
-        bin
-    }
+    // Binary plists nested deep or sharing objects over and over are written object by object in
+    // the integration tests (`hostile::plists`), beside the same bombs inside IPAs and backups.
 
     #[test]
-    fn deep_nesting_is_an_error_not_a_crash() {
+    fn deep_xml_nesting_is_an_error_not_a_crash() {
         let n = 200_000;
         let xml = format!(
             "<plist>{}{}</plist>",
@@ -500,76 +214,6 @@ mod tests {
         assert!(matches!(
             parse_value(xml.as_bytes()),
             Err(PlistError::TooDeep)
-        ));
-        // Binary: n arrays, each holding a reference to the next.
-        let mut bin = b"bplist00".to_vec();
-        let mut offsets = Vec::new();
-        for i in 0..n {
-            offsets.push(bin.len() as u32);
-            if i + 1 < n {
-                bin.push(0xA1);
-                bin.extend_from_slice(&(i as u32 + 1).to_be_bytes());
-            } else {
-                bin.push(0xA0);
-            }
-        }
-        let table = bin.len() as u64;
-        for o in offsets {
-            bin.extend_from_slice(&o.to_be_bytes());
-        }
-        bin.extend_from_slice(&[0, 0, 0, 0, 0, 0, 4, 4]);
-        bin.extend_from_slice(&(n as u64).to_be_bytes());
-        bin.extend_from_slice(&0u64.to_be_bytes());
-        bin.extend_from_slice(&table.to_be_bytes());
-        assert!(matches!(parse_value(&bin), Err(PlistError::TooDeep)));
-    }
-
-    #[test]
-    fn shared_objects_cannot_expand_without_bound() {
-        // Object i is an array holding object i+1 twice: 41 objects, 2^40 values expanded.
-        let n = 41u8;
-        let mut objects: Vec<Vec<u8>> = (0..n - 1).map(|i| vec![0xA2, i + 1, i + 1]).collect();
-        objects.push(vec![0x09]); // true
-        let bomb = bplist(&objects);
-        assert!(bomb.len() < 400, "{}", bomb.len());
-        assert!(matches!(parse_value(&bomb), Err(PlistError::TooManyNodes)));
-        // The same shape 20 levels deep (a million values) is within the budget and parses.
-        let mut small: Vec<Vec<u8>> = (0..19u8).map(|i| vec![0xA2, i + 1, i + 1]).collect();
-        small.push(vec![0x09]);
-        assert!(parse_value(&bplist(&small)).is_ok());
-        // Dictionaries share too: keys and values all pointing at one child.
-        let mut dicts: Vec<Vec<u8>> = (0..n - 1).map(|i| vec![0xD2, n, n, i + 1, i + 1]).collect();
-        dicts.push(vec![0x09]);
-        dicts.push(vec![0x51, b'k']);
-        assert!(matches!(
-            parse_value(&bplist(&dicts)),
-            Err(PlistError::TooManyNodes)
-        ));
-    }
-
-    #[test]
-    fn shared_strings_cannot_expand_without_bound() {
-        // An array of 250 references to one 2 MiB data object: 500 MiB of copies from 2 MiB.
-        let mut data = vec![0x4F, 0x12];
-        data.extend_from_slice(&(2u32 << 20).to_be_bytes());
-        data.resize(data.len() + (2 << 20), b'x');
-        let mut array = vec![0xAF, 0x10, 250];
-        array.extend(std::iter::repeat_n(1u8, 250));
-        let bomb = bplist(&[array, data.clone()]);
-        assert!(matches!(parse_value(&bomb), Err(PlistError::TooManyBytes)));
-        // Twenty copies (40 MiB) are within the budget.
-        let mut array = vec![0xAF, 0x10, 20];
-        array.extend(std::iter::repeat_n(1u8, 20));
-        assert!(parse_value(&bplist(&[array, data])).is_ok());
-        // UTF-16 strings count three bytes a unit.
-        let mut utf16 = vec![0x6F, 0x12];
-        utf16.extend_from_slice(&(1u32 << 20).to_be_bytes());
-        utf16.resize(utf16.len() + (2 << 20), 0x41);
-        let mut array = vec![0xAF, 0x10, 100];
-        array.extend(std::iter::repeat_n(1u8, 100));
-        assert!(matches!(
-            parse_value(&bplist(&[array, utf16])),
-            Err(PlistError::TooManyBytes)
         ));
     }
 

@@ -2,7 +2,7 @@
 //! (`fake-adbd`) that it adopts with `adb connect`. APKs are built by aapt/apksigner.
 
 use crate::support::apkbuild;
-use crate::support::cmd::appsweep;
+use crate::support::cmd::{app, appsweep, report};
 use crate::support::fakephone;
 use crate::support::phones::{self, Expect, Place, TIKTOK};
 
@@ -92,27 +92,8 @@ fn scan_with_cache(
     (out.status.code().unwrap(), doc, stderr)
 }
 
-fn report<'a>(doc: &'a Value, serial: &str) -> &'a Value {
-    doc["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["device"]["id"] == serial)
-        .unwrap_or_else(|| panic!("no report for {serial}: {doc:#}"))
-}
-
 fn clean_phone(apk: &Path) -> Value {
-    json!({
-        "serial_banner": {"product": "p", "model": "Pixel_8", "device": "d"},
-        "auth": "accept", "android_sdk": 34,
-        "props": {"ro.product.manufacturer": "Google", "ro.product.model": "Pixel 8",
-                  "ro.build.version.release": "14", "ro.build.version.sdk": "34"},
-        "users": [{"id": 0, "name": "Owner", "flags": "c13", "running": true}],
-        "packages": [{"name": "org.fdroid.fdroid", "users": [0], "uid": 10150, "version_code": 5,
-                      "version_name": "1.0", "installer": null,
-                      "apks": [{"path": "/data/app/~~Qw==/org.fdroid.fdroid-Er==/base.apk", "file": apk}]}],
-        "link": {"latency_ms": 0, "bandwidth_bytes_per_s": 0}, "shell_v2": true
-    })
+    fakephone::pixel8("org.fdroid.fdroid", apk, "accept")
 }
 
 #[test]
@@ -317,12 +298,7 @@ fn hash_all_computes_sha256_on_the_phone() {
     assert_eq!(code, 0, "{stderr}");
     let want = apkbuild::sha256_hex(&std::fs::read(&a.clean).unwrap());
     let r = report(&doc, &phone.serial());
-    let app = r["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == "org.fdroid.fdroid")
-        .unwrap();
+    let app = app(r, "org.fdroid.fdroid");
     assert_eq!(app["file_sha256"], want.as_str());
     assert_eq!(
         phone.stats()["commands"]["sha256sum"],

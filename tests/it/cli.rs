@@ -9,6 +9,7 @@ use crate::support::cmd::{
     code, evidence, hermetic, json, jsonl, run, scan_files, scan_files_json as scan, stderr,
 };
 use crate::support::ipabuild::Ipa;
+use crate::support::schema::{assert_valid_report, assert_valid_run, validator};
 
 fn ipa(dir: &Path, name: &str, bundle: &str, item_id: Option<u64>) -> PathBuf {
     let mut app = Ipa::new(bundle);
@@ -16,32 +17,6 @@ fn ipa(dir: &Path, name: &str, bundle: &str, item_id: Option<u64>) -> PathBuf {
         app = app.item_id(id);
     }
     app.write(&dir.join(name))
-}
-
-fn schema() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schema/report.v1.schema.json"
-    ))
-    .unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::validator_for(&schema).unwrap()
-}
-
-fn assert_valid_report(report: &Value) {
-    let v = schema();
-    let errors: Vec<String> = v
-        .iter_errors(report)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
-    assert!(errors.is_empty(), "schema errors: {errors:#?}\n{report:#}");
-}
-
-fn assert_valid_run(run: &Value) {
-    assert_eq!(run["schema"], "appsweep.run.v1");
-    for r in run["reports"].as_array().unwrap() {
-        assert_valid_report(r);
-    }
 }
 
 #[test]
@@ -143,7 +118,6 @@ fn missing_path_is_incomplete_not_clean() {
 fn output_file_and_out_dir_are_written() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "t.ipa", "com.zhiliaoapp.musically", None);
     let report = dir.path().join("report.json");
     let per_device = dir.path().join("devices");
@@ -217,7 +191,6 @@ fn parallel_equals_sequential_and_reruns_are_identical() {
 fn policy_file_changes_dispositions_and_rejects_typos() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "capcut.ipa", "com.lemon.lvoverseas", None);
     let (rc, doc) = scan(&[&data], &[]);
     assert_eq!(rc, 0, "CapCut is a notice under the default policy");
@@ -249,7 +222,6 @@ fn policy_file_changes_dispositions_and_rejects_typos() {
 fn allowlist_policy_flags_unapproved_apps() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "ok.ipa", "com.agency.mail", None);
     ipa(&data, "game.ipa", "com.example.game", None);
     let policy = dir.path().join("allow.toml");
@@ -273,7 +245,6 @@ fn signatures_dir_adds_and_bad_files_name_file_and_id() {
     )
     .unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "game.ipa", "com.example.game", None);
     let (rc, doc) = scan(&[&data], &["--signatures", sigs.to_str().unwrap()]);
     assert_eq!(rc, 0, "a family without a policy entry is a notice");
@@ -338,7 +309,6 @@ fn usage_errors_exit_2() {
 fn csv_escapes_names_from_devices_and_has_a_row_per_clean_device() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     Ipa::new("com.zhiliaoapp.musically")
         .info("CFBundleDisplayName", "Tik, \"Tok\"\nLite\x1b[2J=cmd")
         .xml()
@@ -394,7 +364,7 @@ fn schema_check_catches_drift() {
     let out = scan_files("jsonl", &[dir.path()], &[]);
     let mut r = jsonl(&out).remove(0);
     assert_valid_report(&r);
-    let v = schema();
+    let v = validator();
     r["device"]["unexpected"] = Value::from(1);
     assert!(!v.is_valid(&r), "an unknown field must fail the schema");
     r["device"].as_object_mut().unwrap().remove("unexpected");
@@ -407,7 +377,6 @@ fn out_dir_keeps_every_record_when_device_ids_repeat() {
     // The same folder given twice is two "devices" with one id: both records are kept.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
     ipa(&data, "t.ipa", "com.example.notes", None);
     let per_device = dir.path().join("devices");
     let out = scan_files(

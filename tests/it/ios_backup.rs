@@ -637,22 +637,7 @@ fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) 
 }
 
 fn reports(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schema/report.v1.schema.json"
-    ))
-    .unwrap();
-    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let reports = doc["reports"].as_array().unwrap();
-    for r in reports {
-        let errors: Vec<String> = validator
-            .iter_errors(r)
-            .map(|e| format!("{e} at {}", e.instance_path))
-            .collect();
-        assert!(errors.is_empty(), "schema errors: {errors:#?}\n{r:#}");
-    }
-    reports
+    crate::support::schema::assert_valid_run(doc)
 }
 
 #[test]
@@ -702,11 +687,7 @@ fn cli_clean_backup_exit_0_and_group_only_is_not_a_violation() {
         .write(&tmp.path().join("group"));
     let (code, doc, err) = cli(&[group.to_str().unwrap()], &[]);
     assert_ne!(code, 1, "{err}");
-    let apps = reports(&doc)[0]["apps"].as_array().unwrap();
-    let g = apps
-        .iter()
-        .find(|a| a["id"] == format!("group.{TIKTOK}"))
-        .unwrap();
+    let g = crate::support::cmd::app(&reports(&doc)[0], &format!("group.{TIKTOK}"));
     assert_eq!(g["installed"], false);
     assert_eq!(g["seen_in"], serde_json::json!(["app_group"]));
 }

@@ -3,16 +3,16 @@
 //! `ideviceinstaller`) run against the same fakes, so the fake speaks what real clients expect.
 
 use crate::support::backupbuild::Backup;
-use crate::support::cmd::{code, json, stderr};
+use crate::support::cmd::{app, both, code, interrupt, json, json_files, report, stderr};
 use crate::support::fakeiphone::{
-    iphone, report, tiktok, tools_available, udid, with, FakeIphone, APPLE_ID, DOUYIN, TIKTOK,
+    iphone, tiktok, tools_available, udid, with, with_all, FakeIphone, APPLE_ID, DOUYIN, TIKTOK,
     TIKTOK_STORE_ID,
 };
+use crate::support::schema::assert_valid_run;
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn scan(fake: &FakeIphone, extra: &[&str]) -> (i32, Value, String) {
@@ -25,14 +25,6 @@ fn scan(fake: &FakeIphone, extra: &[&str]) -> (i32, Value, String) {
     (code(&o), json(&o), stderr(&o))
 }
 
-fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn finding_ids(r: &Value, signature: &str) -> Vec<String> {
     r["findings"]
         .as_array()
@@ -41,23 +33,6 @@ fn finding_ids(r: &Value, signature: &str) -> Vec<String> {
         .filter(|f| f["signature"] == signature)
         .map(|f| f["id"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// Every record of a run must match the published schema.
-fn assert_schema(doc: &Value) {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schema/report.v1.schema.json"
-    ))
-    .unwrap();
-    let v = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
-    for r in doc["reports"].as_array().unwrap() {
-        let errors: Vec<String> = v
-            .iter_errors(r)
-            .map(|e| format!("{e} at {}", e.instance_path))
-            .collect();
-        assert!(errors.is_empty(), "schema errors: {errors:#?}");
-    }
 }
 
 fn problems(r: &Value) -> String {
@@ -73,19 +48,12 @@ fn tiktok_among_80_user_apps_is_a_violation_and_real_clients_agree() {
     let fake = FakeIphone::start(vec![iphone(1, json!([tiktok()]), 79)], 0);
 
     // Debian's clients accept the fake: identity, pairing, and the same app list.
-    let info = fake
-        .tool("ideviceinfo")
-        .args(["-k", "ProductType"])
-        .output()
-        .unwrap();
-    assert!(info.status.success(), "{}", out(&info));
-    assert_eq!(String::from_utf8_lossy(&info.stdout).trim(), "iPhone14,2");
-    let valid = fake.tool("idevicepair").arg("validate").output().unwrap();
-    assert!(valid.status.success(), "{}", out(&valid));
-    assert!(String::from_utf8_lossy(&valid.stdout).contains("SUCCESS"));
-    let list = fake.tool("ideviceinstaller").arg("-l").output().unwrap();
-    assert!(list.status.success(), "{}", out(&list));
-    let listed = String::from_utf8_lossy(&list.stdout);
+    let info = fake.tool_ok("ideviceinfo", &["-k", "ProductType"]);
+    assert_eq!(info.trim(), "iPhone14,2");
+    assert!(fake
+        .tool_ok("idevicepair", &["validate"])
+        .contains("SUCCESS"));
+    let listed = fake.tool_ok("ideviceinstaller", &["-l"]);
     assert!(listed.contains(TIKTOK), "{listed}");
     assert_eq!(
         listed.lines().count(),
@@ -96,7 +64,7 @@ fn tiktok_among_80_user_apps_is_a_violation_and_real_clients_agree() {
 
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 1, "{err}");
-    assert_schema(&doc);
+    assert_valid_run(&doc);
     let r = report(&doc, &u);
     assert_eq!(r["status"], "violation");
     assert_eq!(r["device"]["source"], "usbmuxd");
@@ -104,12 +72,7 @@ fn tiktok_among_80_user_apps_is_a_violation_and_real_clients_agree() {
     assert_eq!(r["device"]["os_version"], "17.4.1");
     assert_eq!(r["device"]["serial"], "F2LZK0AA0001");
     assert_eq!(r["counts"]["apps"], 80 + 30, "user and system apps");
-    let app = r["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == TIKTOK)
-        .unwrap();
+    let app = app(r, TIKTOK);
     assert_eq!(app["seen_in"], json!(["installation_proxy"]));
     assert_eq!(app["app_store_id"], TIKTOK_STORE_ID);
     assert_eq!(app["system"], false);
@@ -164,7 +127,7 @@ fn personal_data_only_when_asked_for() {
     let fake = FakeIphone::start(vec![iphone(2, json!([tiktok()]), 3)], 0);
     let (rc, doc, err) = scan(&fake, &["--include-personal-data", "--udid", &u]);
     assert_eq!(rc, 1, "{err}");
-    assert_schema(&doc);
+    assert_valid_run(&doc);
     let d = &report(&doc, &u)["device"];
     assert_eq!(d["name"], "Alice's iPhone");
     assert_eq!(d["personal"]["phone_number"], "+1 555 0100");
@@ -227,7 +190,7 @@ fn untrusted_phones_are_incomplete_with_what_to_do_and_others_still_count() {
     );
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 1, "the trusted phone's violation wins: {err}");
-    assert_schema(&doc);
+    assert_valid_run(&doc);
     let a = report(&doc, &never);
     assert_eq!(a["status"], "incomplete");
     assert!(problems(a).contains("tap Trust"), "{a:#}");
@@ -253,7 +216,7 @@ fn untrusted_phones_are_incomplete_with_what_to_do_and_others_still_count() {
         .env("PATH", "/nonexistent")
         .output()
         .unwrap();
-    assert_eq!(code(&o), 3, "{}", out(&o));
+    assert_eq!(code(&o), 3, "{}", both(&o));
     let list = json(&o);
     let state = |u: &str| {
         list.as_array()
@@ -273,12 +236,7 @@ fn untrusted_phones_are_incomplete_with_what_to_do_and_others_still_count() {
     );
 
     // The real client sees the same: the phone that forgot this host refuses it.
-    let v = fake
-        .tool("idevicepair")
-        .args(["-u", &forgot, "validate"])
-        .output()
-        .unwrap();
-    assert!(!v.status.success(), "{}", out(&v));
+    fake.tool_refused("idevicepair", &["-u", &forgot, "validate"]);
 }
 
 #[test]
@@ -287,10 +245,9 @@ fn a_passcode_locked_phone_refuses_pairing_and_the_user_is_told_to_unlock_it() {
         return;
     }
     let u = udid(8);
-    let locked = with(
-        with(iphone(8, json!([]), 5), "paired", json!(false)),
-        "pairing",
-        json!("locked"),
+    let locked = with_all(
+        iphone(8, json!([]), 5),
+        json!({"paired": false, "pairing": "locked"}),
     );
     let fake = FakeIphone::start(vec![locked], 0);
     let (rc, doc, err) = scan(&fake, &["--pair"]);
@@ -304,9 +261,8 @@ fn a_passcode_locked_phone_refuses_pairing_and_the_user_is_told_to_unlock_it() {
     assert!(fake.count(&u, "pair_requests") >= 1);
     assert_eq!(fake.count(&u, "pair_records_saved"), 0);
     // libimobiledevice gets the same refusal from the fake.
-    let p = fake.tool("idevicepair").arg("pair").output().unwrap();
-    assert!(!p.status.success(), "{}", out(&p));
-    assert!(out(&p).to_lowercase().contains("passcode"), "{}", out(&p));
+    let refused = fake.tool_refused("idevicepair", &["pair"]);
+    assert!(refused.to_lowercase().contains("passcode"), "{refused}");
 }
 
 #[test]
@@ -315,10 +271,9 @@ fn pairing_on_request_saves_a_record_that_real_clients_use() {
         return;
     }
     let u = udid(9);
-    let phone = with(
-        with(iphone(9, json!([tiktok()]), 5), "paired", json!(false)),
-        "pairing",
-        json!("pending_then_accept"),
+    let phone = with_all(
+        iphone(9, json!([tiktok()]), 5),
+        json!({"paired": false, "pairing": "pending_then_accept"}),
     );
     let fake = FakeIphone::start(vec![phone], 0);
     let (rc, doc, err) = scan(&fake, &["--pair"]);
@@ -330,13 +285,8 @@ fn pairing_on_request_saves_a_record_that_real_clients_use() {
     assert_eq!(report(&doc, &u)["status"], "violation");
     assert_eq!(fake.count(&u, "pair_records_saved"), 1);
     // The record is in the shared format: libimobiledevice uses it as is.
-    let info = fake
-        .tool("ideviceinfo")
-        .args(["-k", "SerialNumber"])
-        .output()
-        .unwrap();
-    assert!(info.status.success(), "{}", out(&info));
-    assert_eq!(String::from_utf8_lossy(&info.stdout).trim(), "F2LZK0AA0009");
+    let info = fake.tool_ok("ideviceinfo", &["-k", "SerialNumber"]);
+    assert_eq!(info.trim(), "F2LZK0AA0009");
     // Later scans need no pairing.
     let asked = fake.count(&u, "pair_requests");
     let (rc, _, err) = scan(&fake, &[]);
@@ -350,16 +300,9 @@ fn a_record_made_by_libimobiledevice_works_for_appsweep() {
         return;
     }
     let u = udid(10);
-    let fake = FakeIphone::start(
-        vec![with(
-            iphone(10, json!([tiktok()]), 5),
-            "paired",
-            json!(false),
-        )],
-        0,
-    );
-    let p = fake.tool("idevicepair").arg("pair").output().unwrap();
-    assert!(p.status.success(), "{}", out(&p));
+    let phone = with(iphone(10, json!([tiktok()]), 5), "paired", json!(false));
+    let fake = FakeIphone::start(vec![phone], 0);
+    fake.tool_ok("idevicepair", &["pair"]);
     assert_eq!(fake.count(&u, "pair_records_saved"), 1);
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 1, "{err}");
@@ -390,14 +333,8 @@ fn a_phone_that_is_not_the_paired_one_is_refused() {
         return;
     }
     let u = udid(13);
-    let fake = FakeIphone::start(
-        vec![with(
-            iphone(13, json!([tiktok()]), 5),
-            "impostor",
-            json!(true),
-        )],
-        0,
-    );
+    let phone = with(iphone(13, json!([tiktok()]), 5), "impostor", json!(true));
+    let fake = FakeIphone::start(vec![phone], 0);
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 3, "{err}");
     let r = report(&doc, &u);
@@ -407,12 +344,7 @@ fn a_phone_that_is_not_the_paired_one_is_refused() {
     );
     assert_eq!(r["apps"], json!([]));
     // libimobiledevice does not check the phone's certificate and is fooled.
-    let info = fake
-        .tool("ideviceinfo")
-        .args(["-k", "SerialNumber"])
-        .output()
-        .unwrap();
-    assert!(info.status.success(), "{}", out(&info));
+    fake.tool_ok("ideviceinfo", &["-k", "SerialNumber"]);
 }
 
 #[test]
@@ -421,19 +353,12 @@ fn service_tls_and_tls13_sessions_work_for_both_clients() {
         return;
     }
     let u = udid(14);
-    let phone = with(
-        with(
-            iphone(14, json!([tiktok()]), 30),
-            "service_ssl",
-            json!(true),
-        ),
-        "tls13",
-        json!(true),
+    let phone = with_all(
+        iphone(14, json!([tiktok()]), 30),
+        json!({"service_ssl": true, "tls13": true, "chunk": 7}),
     );
-    let fake = FakeIphone::start(vec![with(phone, "chunk", json!(7))], 0);
-    let list = fake.tool("ideviceinstaller").arg("-l").output().unwrap();
-    assert!(list.status.success(), "{}", out(&list));
-    assert!(String::from_utf8_lossy(&list.stdout).contains(TIKTOK));
+    let fake = FakeIphone::start(vec![phone], 0);
+    assert!(fake.tool_ok("ideviceinstaller", &["-l"]).contains(TIKTOK));
     let (rc, doc, err) = scan(&fake, &[]);
     assert_eq!(rc, 1, "{err}");
     assert_eq!(report(&doc, &u)["counts"]["apps"], 31 + 30);
@@ -474,14 +399,10 @@ fn four_phones_at_once_take_at_most_one_and_a_half_times_one() {
 }
 
 fn records(dir: &Path) -> Vec<Value> {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    json_files(dir)
+        .iter()
+        .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
+        .collect()
 }
 
 fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
@@ -495,42 +416,16 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn stop(child: &mut Child) -> (i32, String) {
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t0.elapsed() > Duration::from_secs(60) {
-            child.kill().unwrap();
-            panic!("watch did not stop on Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-        err.push_str(&line.unwrap());
-        err.push('\n');
-    }
-    (status.code().unwrap_or(-1), err)
-}
-
 #[test]
 fn watch_scans_each_iphone_attach_once_and_an_unpaired_one_once_trusted() {
     if !tools_available() {
         return;
     }
     let (plugged, unpaired) = (udid(30), udid(31));
-    let replugged =
-        json!({"attach_after_ms": 300, "detach_after_ms": 2500, "reattach_after_ms": 500});
-    let mut a = iphone(30, json!([tiktok()]), 5);
-    for (k, v) in replugged.as_object().unwrap() {
-        a = with(a, k, v.clone());
-    }
+    let a = with_all(
+        iphone(30, json!([tiktok()]), 5),
+        json!({"attach_after_ms": 300, "detach_after_ms": 2500, "reattach_after_ms": 500}),
+    );
     let b = with(iphone(31, json!([]), 5), "paired", json!(false));
     let fake = FakeIphone::start(vec![a, b], 0);
     let dir = tempfile::tempdir().unwrap();
@@ -567,14 +462,9 @@ fn watch_scans_each_iphone_attach_once_and_an_unpaired_one_once_trusted() {
         "an unpaired phone gets instructions, not a record"
     );
     // The user trusts the computer (here through libimobiledevice): usbmuxd says Paired.
-    let p = fake
-        .tool("idevicepair")
-        .args(["-u", &unpaired, "pair"])
-        .output()
-        .unwrap();
-    assert!(p.status.success(), "{}", out(&p));
+    fake.tool_ok("idevicepair", &["-u", &unpaired, "pair"]);
     wait_for("the scan once paired", || of(&unpaired) == 1);
-    let (rc, err) = stop(&mut w);
+    let (rc, err) = interrupt(&mut w);
     assert_eq!(rc, 1, "TikTok was found: {err}");
     assert!(
         err.contains("not paired") && err.contains("tap Trust"),
@@ -598,7 +488,7 @@ fn no_usbmuxd_no_phone_and_an_unknown_udid_are_explained() {
         .env("USBMUXD_SOCKET_ADDRESS", &gone)
         .output()
         .unwrap();
-    assert_eq!(code(&o), 2, "{}", out(&o));
+    assert_eq!(code(&o), 2, "{}", both(&o));
     assert!(
         stderr(&o).contains("usbmuxd") && stderr(&o).contains("install"),
         "{}",
@@ -606,20 +496,14 @@ fn no_usbmuxd_no_phone_and_an_unknown_udid_are_explained() {
     );
     assert!(o.stdout.is_empty(), "no empty report");
 
-    let fake = FakeIphone::start(
-        vec![with(
-            iphone(40, json!([]), 1),
-            "attach_after_ms",
-            json!(600_000),
-        )],
-        0,
-    );
+    let later = with(iphone(40, json!([]), 1), "attach_after_ms", json!(600_000));
+    let fake = FakeIphone::start(vec![later], 0);
     let o = fake.appsweep().args(["scan", "ios"]).output().unwrap();
-    assert_eq!(code(&o), 2, "{}", out(&o));
+    assert_eq!(code(&o), 2, "{}", both(&o));
     assert!(
         stderr(&o).contains("no iPhone or iPad is attached"),
         "{}",
-        out(&o)
+        both(&o)
     );
     let missing = udid(41);
     let (rc, doc, err) = scan(&fake, &["--udid", &missing]);

@@ -19,6 +19,7 @@ mod ios_backup;
 // Fake iPhones make pair records, which needs the `pair` feature (on by default).
 #[cfg(feature = "pair")]
 mod ios_live;
+mod ipa_reader;
 mod outbox;
 mod outbox_https;
 mod sanitize;

@@ -6,7 +6,9 @@ use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::support::cmd::{appsweep, record_ids};
+use std::process::Command;
+
+use crate::support::cmd::{appsweep, assert_code, json_files, record_ids};
 use crate::support::ipabuild::Ipa;
 use crate::support::webhook::{Receiver, HEALTHY, SLOW, STALL};
 
@@ -32,13 +34,24 @@ fn devices(root: &Path, n: usize) -> Vec<PathBuf> {
 }
 
 fn pending(outbox: &Path) -> usize {
-    std::fs::read_dir(outbox)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or(0)
+    json_files(outbox).len()
+}
+
+/// `appsweep scan files --format FORMAT --post URL --outbox OUTBOX DEVICES...`.
+fn scan_posting(rx: &Receiver, outbox: &Path, format: &str, devs: &[PathBuf]) -> Command {
+    let mut c = appsweep();
+    c.args(["scan", "files", "--format", format, "--post", &rx.url()])
+        .arg("--outbox")
+        .arg(outbox)
+        .args(devs);
+    c
+}
+
+/// `appsweep outbox flush --outbox OUTBOX`.
+fn flush(outbox: &Path) -> Command {
+    let mut c = appsweep();
+    c.args(["outbox", "flush", "--outbox"]).arg(outbox);
+    c
 }
 
 fn flush_until_empty(outbox: &Path) {
@@ -46,15 +59,8 @@ fn flush_until_empty(outbox: &Path) {
         if pending(outbox) == 0 {
             return;
         }
-        let _ = appsweep()
-            .args([
-                "outbox",
-                "flush",
-                "--outbox",
-                outbox.to_str().unwrap(),
-                "--post-timeout",
-                "1",
-            ])
+        let _ = flush(outbox)
+            .args(["--post-timeout", "1"])
             .output()
             .unwrap();
     }
@@ -86,29 +92,12 @@ fn every_record_arrives_through_a_flaky_endpoint_exactly_once_after_dedup() {
     let tmp = tempfile::tempdir().unwrap();
     let outbox = tmp.path().join("outbox");
     let devs = devices(&tmp.path().join("data"), 12);
-    let out = appsweep()
-        .args([
-            "scan",
-            "files",
-            "--format",
-            "jsonl",
-            "--post",
-            &rx.url(),
-            "--outbox",
-            outbox.to_str().unwrap(),
-            "--post-timeout",
-            "1",
-        ])
-        .args(&devs)
+    let out = scan_posting(&rx, &outbox, "jsonl", &devs)
+        .args(["--post-timeout", "1"])
         .env("APPSWEEP_POST_TOKEN", "s3cret")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 1);
     let ids = record_ids(&out);
     assert_eq!(ids.len(), 12);
     flush_until_empty(&outbox);
@@ -135,25 +124,12 @@ fn every_record_arrives_through_a_flaky_endpoint_exactly_once_after_dedup() {
 
 #[test]
 fn nothing_is_lost_when_appsweep_is_killed_mid_send() {
-    let rx = Receiver::start(7);
-    rx.mode.store(STALL, Ordering::SeqCst);
+    let rx = Receiver::in_mode(STALL);
     let tmp = tempfile::tempdir().unwrap();
     let outbox = tmp.path().join("outbox");
     let devs = devices(&tmp.path().join("data"), 6);
-    let child = appsweep()
-        .args([
-            "scan",
-            "files",
-            "--format",
-            "json",
-            "--post",
-            &rx.url(),
-            "--outbox",
-            outbox.to_str().unwrap(),
-            "--post-timeout",
-            "3",
-        ])
-        .args(&devs)
+    let child = scan_posting(&rx, &outbox, "json", &devs)
+        .args(["--post-timeout", "3"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -178,34 +154,18 @@ fn nothing_is_lost_when_appsweep_is_killed_mid_send() {
 
 #[test]
 fn a_token_comes_from_a_file_and_is_never_taken_from_the_command_line() {
-    let rx = Receiver::start(11);
-    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    let rx = Receiver::healthy();
     let tmp = tempfile::tempdir().unwrap();
     let outbox = tmp.path().join("outbox");
     let token = tmp.path().join("token");
     std::fs::write(&token, "from-file\n").unwrap();
     let devs = devices(&tmp.path().join("data"), 2);
-    let out = appsweep()
-        .args([
-            "scan",
-            "files",
-            "--format",
-            "json",
-            "--post",
-            &rx.url(),
-            "--outbox",
-            outbox.to_str().unwrap(),
-        ])
-        .args(["--post-token-file", token.to_str().unwrap()])
-        .args(&devs)
+    let out = scan_posting(&rx, &outbox, "json", &devs)
+        .arg("--post-token-file")
+        .arg(&token)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 1);
     assert_eq!(pending(&outbox), 0);
     assert_eq!(rx.received.lock().unwrap().len(), 2);
     let auth = rx.auth.lock().unwrap().clone();
@@ -233,8 +193,7 @@ fn a_token_comes_from_a_file_and_is_never_taken_from_the_command_line() {
 fn two_backups_of_one_phone_in_one_run_are_two_records_and_both_arrive() {
     use crate::support::backupbuild::Backup;
     const UDID: &str = "00008030-001A35E83C38802E";
-    let rx = Receiver::start(3);
-    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    let rx = Receiver::healthy();
     let tmp = tempfile::tempdir().unwrap();
     let before = Backup::new(UDID)
         .installed_app("com.zhiliaoapp.musically")
@@ -276,19 +235,14 @@ fn two_backups_of_one_phone_in_one_run_are_two_records_and_both_arrive() {
 
 #[test]
 fn two_runs_at_once_over_one_outbox_lose_no_record() {
-    let rx = Receiver::start(5);
-    rx.mode.store(HEALTHY, Ordering::SeqCst);
+    let rx = Receiver::healthy();
     let tmp = tempfile::tempdir().unwrap();
     let outbox = tmp.path().join("outbox");
     let devs = devices(&tmp.path().join("data"), 3);
     // Same devices, same scanned_at (SOURCE_DATE_EPOCH), same outbox, at the same time.
     let children: Vec<_> = (0..2)
         .map(|_| {
-            appsweep()
-                .args(["scan", "files", "--format", "jsonl", "--post", &rx.url()])
-                .arg("--outbox")
-                .arg(&outbox)
-                .args(&devs)
+            scan_posting(&rx, &outbox, "jsonl", &devs)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -298,12 +252,7 @@ fn two_runs_at_once_over_one_outbox_lose_no_record() {
     let mut ids = Vec::new();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_code(&out, 1);
         ids.extend(record_ids(&out));
     }
     ids.sort();
@@ -341,8 +290,7 @@ fn queue(outbox: &Path, url: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn concurrent_flushes_and_a_scan_send_each_record_once() {
-    let rx = Receiver::start(17);
-    rx.mode.store(SLOW, Ordering::SeqCst);
+    let rx = Receiver::in_mode(SLOW);
     let tmp = tempfile::tempdir().unwrap();
     let outbox = tmp.path().join("outbox");
     let mut ids = queue(&outbox, &rx.url(), 24);
@@ -350,21 +298,10 @@ fn concurrent_flushes_and_a_scan_send_each_record_once() {
     // Three flushes and a scan --post over the same outbox, all at once; at a tenth of a second
     // per answer, each is still sending while the others start.
     let mut children: Vec<_> = (0..3)
-        .map(|_| {
-            appsweep()
-                .args(["outbox", "flush", "--outbox"])
-                .arg(&outbox)
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| flush(&outbox).stderr(Stdio::piped()).spawn().unwrap())
         .collect();
     children.push(
-        appsweep()
-            .args(["scan", "files", "--format", "jsonl", "--post", &rx.url()])
-            .arg("--outbox")
-            .arg(&outbox)
-            .args(&devs)
+        scan_posting(&rx, &outbox, "jsonl", &devs)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -404,14 +341,12 @@ fn concurrent_flushes_and_a_scan_send_each_record_once() {
 
 #[test]
 fn a_flush_killed_while_it_holds_a_record_leaves_it_queued_and_unlocked() {
-    let rx = Receiver::start(19);
-    rx.mode.store(STALL, Ordering::SeqCst);
+    let rx = Receiver::in_mode(STALL);
     let tmp = tempfile::tempdir().unwrap();
     let outbox = tmp.path().join("outbox");
     let ids = queue(&outbox, &rx.url(), 4);
-    let child = appsweep()
-        .args(["outbox", "flush", "--post-timeout", "30", "--outbox"])
-        .arg(&outbox)
+    let child = flush(&outbox)
+        .args(["--post-timeout", "30"])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -421,17 +356,8 @@ fn a_flush_killed_while_it_holds_a_record_leaves_it_queued_and_unlocked() {
     assert!(temporaries(&outbox).is_empty());
     // The kernel dropped the dead sender's lock: the next flush sends everything.
     rx.mode.store(HEALTHY, Ordering::SeqCst);
-    let out = appsweep()
-        .args(["outbox", "flush", "--outbox"])
-        .arg(&outbox)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = flush(&outbox).output().unwrap();
+    assert_code(&out, 0);
     let got = rx.received.lock().unwrap().clone();
     assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ids);
     assert_eq!(pending(&outbox), 0);
@@ -447,11 +373,7 @@ fn one_unreadable_entry_does_not_stop_the_others_and_the_exit_code_says_so() {
     std::fs::write(outbox.join("truncated.json"), br#"{"schema":"appsweep.rep"#).unwrap();
     std::fs::write(outbox.join("truncated.url"), rx.url()).unwrap();
     std::fs::write(outbox.join("no-url.json"), b"{}").unwrap();
-    let out = appsweep()
-        .args(["outbox", "flush", "--outbox"])
-        .arg(&outbox)
-        .output()
-        .unwrap();
+    let out = flush(&outbox).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     let got = rx.received.lock().unwrap().clone();
@@ -508,19 +430,11 @@ fn a_bad_webhook_url_or_token_is_a_usage_error_before_anything_is_queued() {
 
     // An empty token is no token.
     let rx = Receiver::healthy();
-    let out = appsweep()
-        .args(["scan", "files", "--post", &rx.url(), "--outbox"])
-        .arg(&outbox)
-        .args(&devs)
+    let out = scan_posting(&rx, &outbox, "human", &devs)
         .env("APPSWEEP_POST_TOKEN", "")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 1);
     assert_eq!(rx.records(), 1);
     assert!(rx.auth.lock().unwrap().is_empty());
 }

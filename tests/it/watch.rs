@@ -1,39 +1,23 @@
 //! `appsweep watch` against fake phones plugged and unplugged through the real adb server.
 
 use crate::support::apkbuild;
-use crate::support::cmd::appsweep;
+use crate::support::cmd::{appsweep, interrupt, json_files};
 use crate::support::fakephone;
 
 use apkbuild::{build_apk, tools_available, ApkSpec, Signing};
 use fakephone::{AdbServer, FakePhone, FAKE_ADBD};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn phone(apk: &Path, auth: &str) -> Value {
-    json!({
-        "serial_banner": {"product": "p", "model": "Pixel_8", "device": "d"},
-        "auth": auth, "android_sdk": 34,
-        "props": {"ro.product.manufacturer": "Google", "ro.product.model": "Pixel 8",
-                  "ro.build.version.release": "14", "ro.build.version.sdk": "34"},
-        "users": [{"id": 0, "name": "Owner", "flags": "c13", "running": true}],
-        "packages": [{"name": "com.zhiliaoapp.musically", "users": [0], "uid": 10150, "version_code": 5,
-                      "version_name": "1.0", "installer": null,
-                      "apks": [{"path": "/data/app/~~Qw==/com.zhiliaoapp.musically-Er==/base.apk", "file": apk}]}],
-        "link": {"latency_ms": 0, "bandwidth_bytes_per_s": 0}, "shell_v2": true
-    })
+    fakephone::pixel8("com.zhiliaoapp.musically", apk, auth)
 }
 
 fn records(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or(0)
+    json_files(dir).len()
 }
 
 fn wait_records(dir: &Path, n: usize) -> bool {
@@ -75,27 +59,6 @@ fn threads(pid: u32) -> usize {
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn interrupt(child: &mut Child) -> (i32, String) {
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(20) {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-                err.push_str(&line.unwrap());
-                err.push('\n');
-            }
-            return (status.code().unwrap_or(-1), err);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    panic!("watch did not stop on Ctrl-C");
 }
 
 #[test]

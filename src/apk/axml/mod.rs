@@ -16,6 +16,11 @@
 //! resource map). Evasion tricks seen in the wild are tolerated: chunk header sizes of 0, a
 //! final chunk whose size is 0, lying string counts, file sizes that disagree with the data.
 //!
+//! The parts: `pool` (the string pool, each string decoded once and shared), `budget` (what
+//! reading may cost), `element` (typed attribute values, `android:` attributes by resource id,
+//! what each element says); this module walks the chunks and fills the manifest fields of a
+//! `Fingerprint`. `tests` holds a small AXML writer that the tests build their inputs with.
+//!
 //! Reading is budgeted (`budget`): each pool string is decoded once and shared, and a manifest
 //! may decode at most 16 MiB of strings (counting what is copied into the fingerprint), hold at
 //! most 100,000 elements and 1,000,000 attributes. Real manifests stay far below: the largest

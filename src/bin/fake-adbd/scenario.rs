@@ -531,44 +531,21 @@ mod tests {
 
     #[test]
     fn zone_offsets_follow_eu_summer_time() {
-        let t = |s: &str| parse_time(s).unwrap();
-        assert_eq!(
-            zone_offset_secs("Europe/Berlin", t("2026-11-28 09:00:00")),
-            3600
-        );
-        assert_eq!(
-            zone_offset_secs("Europe/Berlin", t("2026-07-15 12:00:00")),
-            7200
-        );
-        assert_eq!(
-            zone_offset_secs("Europe/London", t("2026-07-15 12:00:00")),
-            3600
-        );
         // 2026: summer time from 2026-03-29 01:00 UTC to 2026-10-25 01:00 UTC.
-        assert_eq!(
-            zone_offset_secs("Europe/Paris", t("2026-03-29 00:59:59")),
-            3600
-        );
-        assert_eq!(
-            zone_offset_secs("Europe/Paris", t("2026-03-29 01:00:00")),
-            7200
-        );
-        assert_eq!(
-            zone_offset_secs("Europe/Paris", t("2026-10-25 00:59:59")),
-            7200
-        );
-        assert_eq!(
-            zone_offset_secs("Europe/Paris", t("2026-10-25 01:00:00")),
-            3600
-        );
-        assert_eq!(
-            zone_offset_secs("Asia/Kolkata", t("2026-07-15 12:00:00")),
-            19_800
-        );
-        assert_eq!(
-            zone_offset_secs("America/Denver", t("2026-07-15 12:00:00")),
-            0
-        );
+        for (zone, at, want) in [
+            ("Europe/Berlin", "2026-11-28 09:00:00", 3600),
+            ("Europe/Berlin", "2026-07-15 12:00:00", 7200),
+            ("Europe/London", "2026-07-15 12:00:00", 3600),
+            ("Europe/Paris", "2026-03-29 00:59:59", 3600),
+            ("Europe/Paris", "2026-03-29 01:00:00", 7200),
+            ("Europe/Paris", "2026-10-25 00:59:59", 7200),
+            ("Europe/Paris", "2026-10-25 01:00:00", 3600),
+            ("Asia/Kolkata", "2026-07-15 12:00:00", 19_800),
+            ("America/Denver", "2026-07-15 12:00:00", 0),
+        ] {
+            let t = parse_time(at).unwrap();
+            assert_eq!(zone_offset_secs(zone, t), want, "{zone} at {at}");
+        }
     }
 
     #[test]

@@ -181,160 +181,172 @@ enum Tok {
     },
 }
 
-fn lex(s: &str) -> Result<Vec<Tok>, String> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut toks = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quoted = false;
-    let mut i = 0usize;
-    let at = |i: usize| chars.get(i).copied();
-    macro_rules! flush {
-        () => {
-            if in_word {
-                toks.push(Tok::Word(std::mem::take(&mut cur)));
-                in_word = false;
-                quoted = false;
-            }
-        };
+/// The lexer's state: the characters, where it is, the tokens so far and the word being read.
+struct Lexer {
+    chars: Vec<char>,
+    i: usize,
+    toks: Vec<Tok>,
+    cur: String,
+    in_word: bool,
+    quoted: bool,
+}
+
+impl Lexer {
+    fn at(&self, i: usize) -> Option<char> {
+        self.chars.get(i).copied()
     }
-    while let Some(c) = at(i) {
+
+    fn flush(&mut self) {
+        if self.in_word {
+            self.toks.push(Tok::Word(std::mem::take(&mut self.cur)));
+            self.in_word = false;
+            self.quoted = false;
+        }
+    }
+
+    /// `>` at `i`: `N>`, `N>>` or `N>&M`, the fd taken from the word before it.
+    fn redirect_out(&mut self) -> Result<(), String> {
+        let fd = if self.in_word && !self.quoted && (self.cur == "1" || self.cur == "2") {
+            let fd = if self.cur == "2" { 2 } else { 1 };
+            self.cur.clear();
+            self.in_word = false;
+            fd
+        } else {
+            self.flush();
+            1
+        };
+        if self.at(self.i + 1) == Some('>') {
+            self.i += 1;
+        }
+        let mut dup = None;
+        if self.at(self.i + 1) == Some('&') {
+            match self.at(self.i + 2) {
+                Some('1') => dup = Some(1),
+                Some('2') => dup = Some(2),
+                _ => return Err("syntax error: bad fd".to_string()),
+            }
+            self.i += 2;
+        }
+        self.toks.push(Tok::Redir {
+            fd,
+            dup,
+            input: false,
+        });
+        Ok(())
+    }
+
+    /// `'...'` from the opening quote at `i` to the closing one.
+    fn single_quoted(&mut self) -> Result<(), String> {
+        self.in_word = true;
+        self.quoted = true;
+        self.i += 1;
+        loop {
+            match self.at(self.i) {
+                Some('\'') => return Ok(()),
+                Some(ch) => self.cur.push(ch),
+                None => return Err("syntax error: unterminated quoted string".into()),
+            }
+            self.i += 1;
+        }
+    }
+
+    /// `"..."` from the opening quote at `i` to the closing one: `\` escapes and `$?`.
+    fn double_quoted(&mut self) -> Result<(), String> {
+        self.in_word = true;
+        self.quoted = true;
+        self.i += 1;
+        loop {
+            match self.at(self.i) {
+                Some('"') => return Ok(()),
+                Some('\\') => match self.at(self.i + 1) {
+                    Some(n @ ('"' | '\\' | '$' | '`')) => {
+                        self.cur.push(n);
+                        self.i += 1;
+                    }
+                    Some('\n') => self.i += 1,
+                    _ => self.cur.push('\\'),
+                },
+                Some('$') if self.at(self.i + 1) == Some('?') => {
+                    self.cur.push(STATUS_MARK);
+                    self.i += 1;
+                }
+                Some(ch) => self.cur.push(ch),
+                None => return Err("syntax error: unterminated quoted string".into()),
+            }
+            self.i += 1;
+        }
+    }
+
+    /// `c` doubled (`&&`, `||`) is `twice`, alone `once`.
+    fn one_or_two(&mut self, c: char, once: Tok, twice: Tok) {
+        self.flush();
+        if self.at(self.i + 1) == Some(c) {
+            self.toks.push(twice);
+            self.i += 1;
+        } else {
+            self.toks.push(once);
+        }
+    }
+}
+
+fn lex(s: &str) -> Result<Vec<Tok>, String> {
+    let mut lx = Lexer {
+        chars: s.chars().collect(),
+        i: 0,
+        toks: Vec::new(),
+        cur: String::new(),
+        in_word: false,
+        quoted: false,
+    };
+    while let Some(c) = lx.at(lx.i) {
         match c {
-            ' ' | '\t' | '\r' => flush!(),
+            ' ' | '\t' | '\r' => lx.flush(),
             '\n' | ';' => {
-                flush!();
-                toks.push(Tok::Semi);
+                lx.flush();
+                lx.toks.push(Tok::Semi);
             }
-            '&' => {
-                flush!();
-                if at(i + 1) == Some('&') {
-                    toks.push(Tok::And);
-                    i += 1;
-                } else {
-                    // Background: run it in the foreground, as a separator.
-                    toks.push(Tok::Semi);
-                }
-            }
-            '|' => {
-                flush!();
-                if at(i + 1) == Some('|') {
-                    toks.push(Tok::Or);
-                    i += 1;
-                } else {
-                    toks.push(Tok::Pipe);
-                }
-            }
+            // A lone `&` (background) runs in the foreground, as a separator.
+            '&' => lx.one_or_two('&', Tok::Semi, Tok::And),
+            '|' => lx.one_or_two('|', Tok::Pipe, Tok::Or),
             '<' => {
-                flush!();
-                toks.push(Tok::Redir {
+                lx.flush();
+                lx.toks.push(Tok::Redir {
                     fd: 0,
                     dup: None,
                     input: true,
                 });
             }
-            '>' => {
-                let fd = if in_word && !quoted && (cur == "1" || cur == "2") {
-                    let fd = if cur == "2" { 2 } else { 1 };
-                    cur.clear();
-                    in_word = false;
-                    fd
-                } else {
-                    flush!();
-                    1
-                };
-                if at(i + 1) == Some('>') {
-                    i += 1;
-                }
-                let mut dup = None;
-                if at(i + 1) == Some('&') {
-                    match at(i + 2) {
-                        Some('1') => dup = Some(1),
-                        Some('2') => dup = Some(2),
-                        _ => return Err("syntax error: bad fd".to_string()),
-                    }
-                    i += 2;
-                }
-                toks.push(Tok::Redir {
-                    fd,
-                    dup,
-                    input: false,
-                });
-            }
-            '\'' => {
-                in_word = true;
-                quoted = true;
-                i += 1;
-                loop {
-                    match at(i) {
-                        Some('\'') => break,
-                        Some(ch) => cur.push(ch),
-                        None => return Err("syntax error: unterminated quoted string".into()),
-                    }
-                    i += 1;
-                }
-            }
-            '"' => {
-                in_word = true;
-                quoted = true;
-                i += 1;
-                loop {
-                    match at(i) {
-                        Some('"') => break,
-                        Some('\\') => match at(i + 1) {
-                            Some(n @ ('"' | '\\' | '$' | '`')) => {
-                                cur.push(n);
-                                i += 1;
-                            }
-                            Some('\n') => i += 1,
-                            _ => cur.push('\\'),
-                        },
-                        Some('$') if at(i + 1) == Some('?') => {
-                            cur.push(STATUS_MARK);
-                            i += 1;
-                        }
-                        Some(ch) => cur.push(ch),
-                        None => return Err("syntax error: unterminated quoted string".into()),
-                    }
-                    i += 1;
-                }
-            }
+            '>' => lx.redirect_out()?,
+            '\'' => lx.single_quoted()?,
+            '"' => lx.double_quoted()?,
             '\\' => {
-                match at(i + 1) {
-                    Some('\n') => {}
-                    Some(n) => {
-                        in_word = true;
-                        quoted = true;
-                        cur.push(n);
-                    }
-                    None => {}
+                if let Some(n) = lx.at(lx.i + 1).filter(|&n| n != '\n') {
+                    lx.in_word = true;
+                    lx.quoted = true;
+                    lx.cur.push(n);
                 }
-                i += 1;
+                lx.i += 1;
             }
-            '$' if at(i + 1) == Some('?') => {
-                in_word = true;
-                cur.push(STATUS_MARK);
-                i += 1;
+            '$' if lx.at(lx.i + 1) == Some('?') => {
+                lx.in_word = true;
+                lx.cur.push(STATUS_MARK);
+                lx.i += 1;
             }
-            '#' if !in_word => {
-                while let Some(ch) = at(i) {
-                    if ch == '\n' {
-                        break;
-                    }
-                    i += 1;
+            '#' if !lx.in_word => {
+                while lx.at(lx.i).is_some_and(|ch| ch != '\n') {
+                    lx.i += 1;
                 }
                 continue;
             }
             other => {
-                in_word = true;
-                cur.push(other);
+                lx.in_word = true;
+                lx.cur.push(other);
             }
         }
-        i += 1;
+        lx.i += 1;
     }
-    if in_word {
-        toks.push(Tok::Word(cur));
-    }
-    Ok(toks)
+    lx.flush();
+    Ok(lx.toks)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -754,6 +766,39 @@ mod tests {
         assert_eq!(l[1].0, Conn2::And);
         assert_eq!(l[2].0, Conn2::Or);
         assert_eq!(l[3].1.len(), 2);
+    }
+
+    #[test]
+    fn lexes_escapes_comments_and_fd_duplication() {
+        let w = |s: &str| Tok::Word(s.into());
+        let out = |fd, dup| Tok::Redir {
+            fd,
+            dup,
+            input: false,
+        };
+        let t = lex("a\\ b \"x\\\"y\" 2>&1 >>f & c < g # d e\nh\\\nz").unwrap();
+        assert_eq!(
+            t,
+            vec![
+                w("a b"),
+                w("x\"y"),
+                out(2, Some(1)),
+                out(1, None),
+                w("f"),
+                Tok::Semi,
+                w("c"),
+                Tok::Redir {
+                    fd: 0,
+                    dup: None,
+                    input: true
+                },
+                w("g"),
+                Tok::Semi,
+                w("hz"),
+            ]
+        );
+        assert!(lex("a >&3").is_err());
+        assert!(lex("a \"b").is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Fingerprint cache: one JSON file per device (`adb-<serial>.json` in the cache directory),
 //! keyed by (APK path, size, mtime) as `stat` reports them on the phone. A re-scan of an
 //! unchanged phone reads no APK bytes. Each entry is the APK's [`Fingerprint`] as it serialises.
-//! Writes are atomic (temporary file, then rename); a missing, unreadable, foreign or older
+//! Writes are atomic and private ([`crate::report::atomic_file`]); a missing, unreadable, foreign or older
 //! cache file is ignored (a cold cache), never an error and never a source of data.
 
 use std::collections::BTreeMap;
@@ -45,8 +45,9 @@ pub struct Cache {
     new: BTreeMap<Key, Fingerprint>,
 }
 
-/// A file name from a serial (`127.0.0.1:5555` → `adb-127.0.0.1_5555.json`).
-fn file_name(serial: &str) -> String {
+/// The file of `serial` in the cache folder `dir`: `adb-<serial><ext>`, the serial made safe
+/// as a file name (`127.0.0.1:5555` → `adb-127.0.0.1_5555.json`). `None` when caching is off.
+pub(super) fn device_file(dir: Option<&Path>, serial: &str, ext: &str) -> Option<PathBuf> {
     let safe: String = serial
         .chars()
         .map(|c| {
@@ -58,7 +59,18 @@ fn file_name(serial: &str) -> String {
         })
         .take(120)
         .collect();
-    format!("adb-{safe}.json")
+    dir.map(|d| d.join(format!("adb-{safe}{ext}")))
+}
+
+/// Writes `value` as JSON to `path` in the cache folder (created if missing), atomically and
+/// readable by the owner only: what a phone holds is nobody else's business, and the folder
+/// may be one another local user can write to (a planted file or symlink is never followed).
+pub(super) fn save_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    crate::report::atomic_file::write_private(path, &text)
 }
 
 /// `$XDG_CACHE_HOME/appsweep`, else `~/.cache/appsweep`.
@@ -75,7 +87,7 @@ impl Cache {
     /// Loads the cache of `serial` from `dir` (`None`: caching disabled).
     pub fn load(dir: Option<&Path>, serial: &str) -> Self {
         let mut cache = Cache {
-            path: dir.map(|d| d.join(file_name(serial))),
+            path: device_file(dir, serial, ".json"),
             serial: serial.to_string(),
             ..Cache::default()
         };
@@ -117,14 +129,12 @@ impl Cache {
         );
     }
 
-    /// Writes the entries used or added in this scan (atomically). Errors are returned for a
+    /// Writes the entries used or added in this scan (atomically, owner only). Errors are returned for a
     /// note; they never fail a scan.
     pub fn save(&self) -> std::io::Result<()> {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
         let file = File {
             version: VERSION,
             serial: self.serial.clone(),
@@ -137,14 +147,7 @@ impl Cache {
                 })
                 .collect(),
         };
-        let text = serde_json::to_string(&file).map_err(std::io::Error::other)?;
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("cache"),
-            std::process::id()
-        ));
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        save_json(path, &file)
     }
 }
 
@@ -194,7 +197,7 @@ mod tests {
     #[test]
     fn old_foreign_or_corrupt_files_are_a_cold_cache() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join(file_name("S"));
+        let file = device_file(Some(dir.path()), "S", ".json").unwrap();
         let v1 = r#"{"version":1,"serial":"S","entries":[{"path":"/a.apk","size":1,"mtime":2,"fingerprint":{"package":"x","version_code":null,"version_name":null,"components":[],"meta_data":[["k","v"]],"permissions":[],"native_libs":[],"certificates":[["00","v2",null]],"warnings":[]}}]}"#;
         let mut current = serde_json::to_value(File {
             version: VERSION,
@@ -223,5 +226,31 @@ mod tests {
             let mut c = Cache::load(Some(dir.path()), "S");
             assert_eq!(c.get("/a.apk", 1, 2), None, "{text}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_planted_at_the_old_temporary_name_is_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        // Where this cache once wrote first, predictably: `.<file>.<pid>.tmp`.
+        let planted = dir
+            .path()
+            .join(format!(".adb-S.json.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let mut c = Cache::load(Some(dir.path()), "S");
+        c.put("/a.apk", 1, 2, sample());
+        c.save().unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
+        let file = device_file(Some(dir.path()), "S", ".json").unwrap();
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+        assert_eq!(
+            Cache::load(Some(dir.path()), "S").get("/a.apk", 1, 2),
+            Some(sample())
+        );
     }
 }

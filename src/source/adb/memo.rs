@@ -32,23 +32,8 @@ pub struct Memo {
     pub dumpsys: Dumpsys,
 }
 
-fn file_name(serial: &str) -> String {
-    let safe: String = serial
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
-        .collect();
-    format!("adb-{safe}.dumpsys.json")
-}
-
 fn path(dir: Option<&Path>, serial: &str) -> Option<PathBuf> {
-    dir.map(|d| d.join(file_name(serial)))
+    super::cache::device_file(dir, serial, ".dumpsys.json")
 }
 
 /// The (package, user) → path map of the listings; `None` if a user was not listed.
@@ -105,21 +90,12 @@ impl Memo {
             && self.dumpsys.users().iter().all(|u| users.contains(u))
     }
 
-    /// Writes the memo atomically (a temporary file, then a rename).
+    /// Writes the memo atomically, readable by the owner only.
     pub fn save(&self, dir: Option<&Path>) -> std::io::Result<()> {
-        let Some(p) = path(dir, &self.serial) else {
-            return Ok(());
-        };
-        let dir = p.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let text = serde_json::to_string(self).map_err(std::io::Error::other)?;
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            file_name(&self.serial),
-            std::process::id()
-        ));
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, p)
+        match path(dir, &self.serial) {
+            Some(p) => super::cache::save_json(&p, self),
+            None => Ok(()),
+        }
     }
 }
 

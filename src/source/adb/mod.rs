@@ -15,6 +15,12 @@
 //! A device that is unauthorized, offline, missing or lost mid-scan still gets an inventory,
 //! with a [`Problem`](crate::model::Problem) saying what could not be read (status
 //! `incomplete`): it is never skipped silently.
+//!
+//! The parts: `host` and `transport` (the adb host protocol, one deadline per operation), `state`
+//! (device states and what to tell the user), `batch` (many shell commands in one service),
+//! `caps` (what a phone can do), [`parse`] and `dumpsys` (pure parsers of what the shell prints),
+//! `device` (the rounds of one phone's scan), `merge` (their results into app records),
+//! `fingerprint` (APK range reads in lockstep), `cache` and `memo` (what a re-scan reuses).
 
 mod batch;
 mod cache;

@@ -13,41 +13,20 @@ use std::collections::BTreeMap;
 use super::plists::{InfoPlist, ItunesMetadata, ManifestPlist};
 use crate::model::{AppRecord, SeenIn};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
-    InstalledApplications,
-    InfoApplications,
-    ManifestApplications,
-    AppDomain,
-    AppGroup,
-    AppPlugin,
-}
-
-impl Place {
-    pub fn seen_in(self) -> SeenIn {
-        match self {
-            Place::InstalledApplications => SeenIn::InstalledApplications,
-            Place::InfoApplications => SeenIn::InfoApplications,
-            Place::ManifestApplications => SeenIn::ManifestApplications,
-            Place::AppDomain => SeenIn::AppDomain,
-            Place::AppGroup => SeenIn::AppGroup,
-            Place::AppPlugin => SeenIn::AppPlugin,
-        }
-    }
-
-    pub fn is_strong(self) -> bool {
-        !matches!(self, Place::AppGroup | Place::AppPlugin)
-    }
+/// Whether a place makes an app count as installed (the weak places, a group or a plugin
+/// domain, may belong to another app).
+fn is_strong(place: SeenIn) -> bool {
+    !matches!(place, SeenIn::AppGroup | SeenIn::AppPlugin)
 }
 
 /// Splits a backup domain into the place and the id it names (`None` for non-app domains).
-pub fn classify_domain(domain: &str) -> Option<(Place, &str)> {
+pub fn classify_domain(domain: &str) -> Option<(SeenIn, &str)> {
     let (place, id) = if let Some(id) = domain.strip_prefix("AppDomainGroup-") {
-        (Place::AppGroup, id)
+        (SeenIn::AppGroup, id)
     } else if let Some(id) = domain.strip_prefix("AppDomainPlugin-") {
-        (Place::AppPlugin, id)
+        (SeenIn::AppPlugin, id)
     } else if let Some(id) = domain.strip_prefix("AppDomain-") {
-        (Place::AppDomain, id)
+        (SeenIn::AppDomain, id)
     } else {
         return None;
     };
@@ -98,23 +77,23 @@ pub fn apply_metadata(app: &mut AppRecord, m: &ItunesMetadata) {
 }
 
 impl AppSet {
-    pub fn see(&mut self, id: &str, place: Place) -> &mut AppRecord {
+    pub fn see(&mut self, id: &str, place: SeenIn) -> &mut AppRecord {
         let entry = self.apps.entry(id.to_string()).or_insert_with(|| {
             let mut app = AppRecord::new(id);
             app.installed = false;
             (app, false)
         });
-        entry.1 |= place.is_strong();
-        entry.0.add_seen_in(place.seen_in());
+        entry.1 |= is_strong(place);
+        entry.0.add_seen_in(place);
         &mut entry.0
     }
 
     pub fn add_info(&mut self, info: &InfoPlist) {
         for id in &info.installed_applications {
-            self.see(id, Place::InstalledApplications);
+            self.see(id, SeenIn::InstalledApplications);
         }
         for entry in &info.applications {
-            let app = self.see(&entry.bundle_id, Place::InfoApplications);
+            let app = self.see(&entry.bundle_id, SeenIn::InfoApplications);
             let Some(m) = &entry.metadata else { continue };
             apply_metadata(app, m);
             self.apple_ids.extend(m.apple_ids.iter().cloned());
@@ -123,7 +102,7 @@ impl AppSet {
 
     pub fn add_manifest(&mut self, manifest: &ManifestPlist) {
         for entry in &manifest.applications {
-            let app = self.see(&entry.bundle_id, Place::ManifestApplications);
+            let app = self.see(&entry.bundle_id, SeenIn::ManifestApplications);
             set_detail(app, "bundle_version", entry.bundle_version.as_ref());
             set_detail(
                 app,

@@ -9,6 +9,12 @@
 //! Never writes inside a backup folder: files are only read, SQLite is opened read-only and
 //! immutable, and a decrypted `Manifest.db` goes to a private temporary file outside the backup.
 //! Backups are scanned in parallel (rayon) and each inventory is emitted as soon as it is done.
+//!
+//! The parts: [`plists`] (`Info.plist`, `Manifest.plist`, `Status.plist`), [`keybag`] (the key
+//! chain of an encrypted backup), [`manifest_db`] and [`mbdb`] (the file lists, iOS 10 and later
+//! and before), [`wal`] and [`dbimage`] (a write-ahead log applied to a private in-memory copy),
+//! [`apps`] (the union of every place that lists apps); this module finds backup folders and
+//! turns each into an inventory.
 
 pub mod apps;
 pub mod dbimage;

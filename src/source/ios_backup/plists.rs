@@ -263,18 +263,9 @@ pub fn parse_status_plist(bytes: &[u8]) -> Result<StatusPlist, PlistError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plists::tests::{binary, xml};
     use proptest::prelude::*;
 
-    fn binary(v: Value) -> Vec<u8> {
-        let mut out = Vec::new();
-        v.to_writer_binary(&mut out).unwrap();
-        out
-    }
-    fn xml(v: Value) -> Vec<u8> {
-        let mut out = Vec::new();
-        v.to_writer_xml(&mut out).unwrap();
-        out
-    }
     fn dict(pairs: Vec<(&str, Value)>) -> Value {
         Value::Dictionary(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     }

@@ -25,6 +25,13 @@
 //! The client is our own (usbmuxd's plist protocol, lockdown's framed plists, rustls): the
 //! `idevice` crate would bring an async runtime and two dozen crates for the four requests used
 //! here, and it accepts any certificate from the phone.
+//!
+//! The parts: `usbmux` (the usbmuxd client), `lockdown` (lockdownd and the framed plist
+//! connection its services share), `wire` (plist messages through the bounded reader), `tls`
+//! (sessions pinned to the pair record), `pair_record` (the host's record as usbmuxd keeps it),
+//! `pairing` and `certs` (`--pair`: a new record and its keys), `instproxy` (the app list),
+//! `device` (one phone from usbmuxd to an inventory); this module lists the phones and scans
+//! them.
 
 #[cfg(feature = "pair")]
 mod certs;

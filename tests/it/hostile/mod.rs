@@ -93,6 +93,15 @@ pub fn problem_text(r: &Value) -> String {
     r["problems"].to_string()
 }
 
+/// Asserts that report `r` is `incomplete` and that its problems say each of `why`.
+pub fn assert_incomplete(r: &Value, why: &[&str]) {
+    assert_eq!(r["status"], "incomplete", "{r}");
+    let text = problem_text(r);
+    for w in why {
+        assert!(text.contains(w), "{w:?} not in {text}");
+    }
+}
+
 /// Makes a FIFO at `path`.
 pub fn mkfifo(path: &Path) {
     assert!(std::process::Command::new("mkfifo")

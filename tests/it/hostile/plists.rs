@@ -4,6 +4,8 @@
 //! still found.
 
 use super::*;
+use crate::support::bplist::{ascii, bplist, chain};
+use appsweep::plists::{parse_value, PlistError};
 
 /// `scan files` of `ipa` beside a TikTok IPA: TikTok must still be a violation; returns the
 /// report of `ipa`.
@@ -45,21 +47,7 @@ fn a_deep_xml_plist_in_an_ipa_is_a_problem_not_a_crash() {
         .raw_info(deep.into_bytes())
         .write(&root.path().join("deep/x.ipa"));
     let r = scan_beside_tiktok(root.path(), &ipa);
-    assert_eq!(r["status"], "incomplete");
-    assert!(
-        r["problems"].to_string().contains("nested deeper than"),
-        "{r}"
-    );
-}
-
-/// A binary plist string object (ASCII).
-fn bstring(s: &str) -> Vec<u8> {
-    let n = u8::try_from(s.len()).unwrap();
-    if n < 15 {
-        [&[0x50 | n][..], s.as_bytes()].concat()
-    } else {
-        [&[0x5F, 0x10, n][..], s.as_bytes()].concat()
-    }
+    assert_incomplete(&r, &["nested deeper than"]);
 }
 
 /// `{key: bomb}` where the bomb is 40 arrays, each holding the next one twice: 2^40 values once
@@ -70,7 +58,7 @@ fn node_bomb(key: &str) -> Vec<u8> {
     let mut objects: Vec<Vec<u8>> = vec![vec![0xD1, n + 1, 1]];
     objects.extend((1..n).map(|i| vec![0xA2, i + 1, i + 1]));
     objects.push(vec![0x09]);
-    objects.push(bstring(key));
+    objects.push(ascii(key));
     let bin = bplist(&objects);
     assert!(bin.len() < 400, "{}", bin.len());
     bin
@@ -83,11 +71,7 @@ fn a_shared_object_plist_bomb_in_an_ipa_is_a_problem() {
         .raw_info(node_bomb("CFBundleIdentifier"))
         .write(&root.path().join("bomb/x.ipa"));
     let r = scan_beside_tiktok(root.path(), &ipa);
-    assert_eq!(r["status"], "incomplete");
-    assert!(
-        r["problems"].to_string().contains("expands to more than"),
-        "{r}"
-    );
+    assert_incomplete(&r, &["expands to more than"]);
 }
 
 #[test]
@@ -126,35 +110,13 @@ fn shared_object_bombs_in_every_backup_plist_are_problems_and_the_rest_is_read()
         (&meta, "iTunesMetadata"),
     ] {
         let r = report(&doc, dir);
-        let text = problem_text(r);
-        assert_eq!(r["status"], "incomplete", "{file}: {r}");
-        assert!(text.contains(file), "{file}: {text}");
-        assert!(text.contains("expands to more than"), "{file}: {text}");
+        assert_incomplete(r, &[file, "expands to more than"]);
         // Manifest.db is still read.
         assert!(
             r["apps"].to_string().contains("com.apple.Pages"),
             "{file}: {r}"
         );
     }
-}
-
-/// A binary plist of `objects`, top object 0, 1-byte references, 4-byte offsets.
-fn bplist(objects: &[Vec<u8>]) -> Vec<u8> {
-    let mut bin = b"bplist00".to_vec();
-    let mut offsets = Vec::new();
-    for o in objects {
-        offsets.push(bin.len() as u32);
-        bin.extend_from_slice(o);
-    }
-    let table = bin.len() as u64;
-    for o in offsets {
-        bin.extend_from_slice(&o.to_be_bytes());
-    }
-    bin.extend_from_slice(&[0, 0, 0, 0, 0, 0, 4, 1]);
-    bin.extend_from_slice(&(objects.len() as u64).to_be_bytes());
-    bin.extend_from_slice(&0u64.to_be_bytes());
-    bin.extend_from_slice(&table.to_be_bytes());
-    bin
 }
 
 /// `{"CFBundleIdentifier": "x.y", "k": [1 MiB string x 2000]}`: 2 GiB once built, 1 MiB stored.
@@ -169,9 +131,9 @@ fn shared_string_bomb() -> Vec<u8> {
         vec![0xD2, 3, 5, 4, 1],
         array,
         big,
-        [&[0x5F, 0x10, 18][..], b"CFBundleIdentifier"].concat(),
-        vec![0x53, b'x', b'.', b'y'],
-        vec![0x51, b'k'],
+        ascii("CFBundleIdentifier"),
+        ascii("x.y"),
+        ascii("k"),
     ])
 }
 
@@ -182,13 +144,7 @@ fn a_shared_string_bomb_in_an_ipa_is_a_problem() {
         .raw_info(shared_string_bomb())
         .write(&root.path().join("strings/x.ipa"));
     let r = scan_beside_tiktok(root.path(), &ipa);
-    assert_eq!(r["status"], "incomplete");
-    assert!(
-        r["problems"]
-            .to_string()
-            .contains("bytes of strings and data"),
-        "{r}"
-    );
+    assert_incomplete(&r, &["bytes of strings and data"]);
 }
 
 #[test]
@@ -211,12 +167,69 @@ fn plist_bombs_in_a_backup_are_problems_and_the_rest_is_read() {
     assert_eq!(rc, 1, "{err}");
     assert_tiktok_survives(&doc, root.path());
     let r = report(&doc, &bomb);
-    assert_eq!(r["status"], "incomplete");
-    assert!(problem_text(r).contains("Info.plist is corrupt"), "{r}");
-    assert!(problem_text(r).contains("bytes of strings and data"), "{r}");
+    assert_incomplete(r, &["Info.plist is corrupt", "bytes of strings and data"]);
     // Manifest.plist and Manifest.db were still read.
     assert!(r["apps"].to_string().contains("com.apple.Pages"), "{r}");
     let r = report(&doc, &deep);
-    assert_eq!(r["status"], "incomplete");
-    assert!(problem_text(r).contains("nested deeper than"), "{r}");
+    assert_incomplete(r, &["nested deeper than"]);
+}
+
+// The reader itself, on the same shapes: each limit is met by its own error, and the same
+// shapes within the limits still parse.
+
+#[test]
+fn a_binary_plist_nested_200000_deep_is_an_error_not_a_crash() {
+    assert!(matches!(
+        parse_value(&chain(200_000)),
+        Err(PlistError::TooDeep)
+    ));
+}
+
+#[test]
+fn shared_objects_cannot_expand_without_bound() {
+    // Object i is an array holding object i+1 twice: 41 objects, 2^40 values expanded.
+    let n = 41u8;
+    let mut objects: Vec<Vec<u8>> = (0..n - 1).map(|i| vec![0xA2, i + 1, i + 1]).collect();
+    objects.push(vec![0x09]); // true
+    let bomb = bplist(&objects);
+    assert!(bomb.len() < 400, "{}", bomb.len());
+    assert!(matches!(parse_value(&bomb), Err(PlistError::TooManyNodes)));
+    // The same shape 20 levels deep (a million values) is within the budget and parses.
+    let mut small: Vec<Vec<u8>> = (0..19u8).map(|i| vec![0xA2, i + 1, i + 1]).collect();
+    small.push(vec![0x09]);
+    assert!(parse_value(&bplist(&small)).is_ok());
+    // Dictionaries share too: keys and values all pointing at one child.
+    let mut dicts: Vec<Vec<u8>> = (0..n - 1).map(|i| vec![0xD2, n, n, i + 1, i + 1]).collect();
+    dicts.push(vec![0x09]);
+    dicts.push(vec![0x51, b'k']);
+    assert!(matches!(
+        parse_value(&bplist(&dicts)),
+        Err(PlistError::TooManyNodes)
+    ));
+}
+
+#[test]
+fn shared_strings_cannot_expand_without_bound() {
+    // An array of 250 references to one 2 MiB data object: 500 MiB of copies from 2 MiB.
+    let mut data = vec![0x4F, 0x12];
+    data.extend_from_slice(&(2u32 << 20).to_be_bytes());
+    data.resize(data.len() + (2 << 20), b'x');
+    let mut array = vec![0xAF, 0x10, 250];
+    array.extend(std::iter::repeat_n(1u8, 250));
+    let bomb = bplist(&[array, data.clone()]);
+    assert!(matches!(parse_value(&bomb), Err(PlistError::TooManyBytes)));
+    // Twenty copies (40 MiB) are within the budget.
+    let mut array = vec![0xAF, 0x10, 20];
+    array.extend(std::iter::repeat_n(1u8, 20));
+    assert!(parse_value(&bplist(&[array, data])).is_ok());
+    // UTF-16 strings count three bytes a unit.
+    let mut utf16 = vec![0x6F, 0x12];
+    utf16.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    utf16.resize(utf16.len() + (2 << 20), 0x41);
+    let mut array = vec![0xAF, 0x10, 100];
+    array.extend(std::iter::repeat_n(1u8, 100));
+    assert!(matches!(
+        parse_value(&bplist(&[array, utf16])),
+        Err(PlistError::TooManyBytes)
+    ));
 }

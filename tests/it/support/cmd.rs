@@ -4,9 +4,11 @@
 //! folder, and `SOURCE_DATE_EPOCH` fixes `scanned_at`. A test sets what it needs on top.
 
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// `scanned_at` of every run: 2026-11-22T10:00:00Z.
 pub const EPOCH: &str = "1795341600";
@@ -55,6 +57,11 @@ pub fn run(args: &[&str]) -> Output {
 /// The exit code (-1 for a signal).
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
+}
+
+/// Asserts the exit code, showing stderr when it is another.
+pub fn assert_code(o: &Output, want: i32) {
+    assert_eq!(code(o), want, "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// stdout parsed as JSON, or a panic showing both streams.
@@ -111,6 +118,72 @@ pub fn evidence<'a>(finding: &'a Value, field: &str) -> Vec<&'a str> {
         .iter()
         .map(|e| e[field].as_str().unwrap())
         .collect()
+}
+
+/// The record of device `id` in a `--format json` document (a panic showing the document when
+/// it has none).
+pub fn report<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["reports"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["device"]["id"] == id))
+        .unwrap_or_else(|| panic!("no report for {id}: {doc:#}"))
+}
+
+/// The app `id` of a device report (a panic showing the report when it has none).
+pub fn app<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["apps"]
+        .as_array()
+        .and_then(|apps| apps.iter().find(|a| a["id"] == id))
+        .unwrap_or_else(|| panic!("no app {id} in {report}"))
+}
+
+/// The `*.json` entries of `dir` (none when it does not exist): records written by `--out-dir`,
+/// records queued in an outbox.
+pub fn json_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Ctrl-C for a running `appsweep watch` (spawned with stderr piped): SIGINT, then its exit
+/// code and stderr once it stopped. A generous deadline (the machine may be busy); past it the
+/// child is killed and the test fails.
+pub fn interrupt(child: &mut Child) -> (i32, String) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("watch did not stop on Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut err).unwrap();
+    }
+    (status.code().unwrap_or(-1), err)
+}
+
+/// stdout and stderr as one text, for a message.
+pub fn both(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// stderr as text.

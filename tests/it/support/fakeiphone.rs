@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::cmd::{appsweep, hermetic};
+use super::cmd::{appsweep, both, hermetic};
 
 pub const FAKE_IPHONE: &str = env!("CARGO_BIN_EXE_fake-iphone");
 
@@ -75,6 +75,14 @@ pub fn tiktok() -> Value {
 pub fn with(mut v: Value, key: &str, value: Value) -> Value {
     v[key] = value;
     v
+}
+
+/// `phone` with every field of the object `fields` set (`with` for several at once).
+pub fn with_all(mut phone: Value, fields: Value) -> Value {
+    if let (Some(p), Some(f)) = (phone.as_object_mut(), fields.as_object()) {
+        p.extend(f.clone());
+    }
+    phone
 }
 
 /// A running fake usbmuxd with its phones; killed on drop.
@@ -166,6 +174,21 @@ impl FakeIphone {
         c
     }
 
+    /// Runs `program ARGS` against the fake, asserts that it succeeded and returns its stdout.
+    pub fn tool_ok(&self, program: &str, args: &[&str]) -> String {
+        let o = self.tool(program).args(args).output().unwrap();
+        assert!(o.status.success(), "{program} {args:?}: {}", both(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs `program ARGS` against the fake, asserts that it failed and returns what it printed
+    /// (stdout and stderr).
+    pub fn tool_refused(&self, program: &str, args: &[&str]) -> String {
+        let o = self.tool(program).args(args).output().unwrap();
+        assert!(!o.status.success(), "{program} {args:?}: {}", both(&o));
+        both(&o)
+    }
+
     pub fn socket_path(&self) -> PathBuf {
         self.dir.path().join("usbmuxd")
     }
@@ -176,12 +199,4 @@ impl Drop for FakeIphone {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The one report of `udid` in a JSON report.
-pub fn report<'a>(doc: &'a Value, udid: &str) -> &'a Value {
-    doc["reports"]
-        .as_array()
-        .and_then(|r| r.iter().find(|r| r["device"]["id"] == udid))
-        .unwrap_or_else(|| panic!("no report for {udid}: {doc:#}"))
 }

@@ -296,6 +296,22 @@ impl Drop for FakePhone {
     }
 }
 
+/// A Pixel 8 (Android 14, owner user only) with one app, `package`, whose base APK is `apk`;
+/// `auth` as the scenario takes it (`accept`, `never`, `none`).
+pub fn pixel8(package: &str, apk: &Path, auth: &str) -> serde_json::Value {
+    serde_json::json!({
+        "serial_banner": {"product": "p", "model": "Pixel_8", "device": "d"},
+        "auth": auth, "android_sdk": 34,
+        "props": {"ro.product.manufacturer": "Google", "ro.product.model": "Pixel 8",
+                  "ro.build.version.release": "14", "ro.build.version.sdk": "34"},
+        "users": [{"id": 0, "name": "Owner", "flags": "c13", "running": true}],
+        "packages": [{"name": package, "users": [0], "uid": 10150, "version_code": 5,
+                      "version_name": "1.0", "installer": null,
+                      "apks": [{"path": format!("/data/app/~~Qw==/{package}-Er==/base.apk"), "file": apk}]}],
+        "link": {"latency_ms": 0, "bandwidth_bytes_per_s": 0}, "shell_v2": true
+    })
+}
+
 /// A scenario like the contract's example: a Samsung with an owner and a work profile that
 /// refuses listing, TikTok in the work profile, Settings in both. `apk` is served as TikTok's
 /// base.apk; `split` as its split.

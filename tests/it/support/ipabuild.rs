@@ -1,7 +1,7 @@
-//! IPAs for tests: a zip with `Payload/<App>.app/Info.plist` (binary or XML plist, written by the
-//! `plist` crate) and optionally `iTunesMetadata.plist`.
+//! IPAs for tests: a zip with `Payload/App.app/Info.plist` (binary or XML plist, written by the
+//! `plist` crate), optionally `iTunesMetadata.plist` and any other files.
 
-use std::io::Write;
+use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
 /// An IPA to write.
@@ -13,6 +13,10 @@ pub struct Ipa {
     raw_info: Option<Vec<u8>>,
     /// `iTunesMetadata.plist` bytes as given, instead of `metadata`.
     raw_metadata: Option<Vec<u8>>,
+    /// No `Info.plist` at all.
+    no_info: bool,
+    /// Other entries (name, bytes), after `Info.plist`.
+    files: Vec<(String, Vec<u8>)>,
 }
 
 impl Ipa {
@@ -28,6 +32,8 @@ impl Ipa {
             xml: false,
             raw_info: None,
             raw_metadata: None,
+            no_info: false,
+            files: Vec::new(),
         }
     }
 
@@ -38,10 +44,27 @@ impl Ipa {
     }
 
     /// Adds `iTunesMetadata.plist` with this App Store `itemId`.
-    pub fn item_id(mut self, id: u64) -> Self {
-        let mut meta = plist::Dictionary::new();
-        meta.insert("itemId".into(), plist::Value::Integer(id.into()));
-        self.metadata = Some(meta);
+    pub fn item_id(self, id: u64) -> Self {
+        self.metadata("itemId", plist::Value::Integer(id.into()))
+    }
+
+    /// Sets an `iTunesMetadata.plist` key (the file is added if it was not there).
+    pub fn metadata(mut self, key: &str, value: impl Into<plist::Value>) -> Self {
+        self.metadata
+            .get_or_insert_with(plist::Dictionary::new)
+            .insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds an entry `name` holding `bytes`.
+    pub fn file(mut self, name: &str, bytes: &[u8]) -> Self {
+        self.files.push((name.to_string(), bytes.to_vec()));
+        self
+    }
+
+    /// Leaves `Info.plist` out (a zip that is not an app).
+    pub fn no_info_plist(mut self) -> Self {
+        self.no_info = true;
         self
     }
 
@@ -68,6 +91,12 @@ impl Ipa {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).unwrap();
         }
+        std::fs::write(path, self.bytes()).unwrap();
+        path.to_path_buf()
+    }
+
+    /// The IPA's bytes.
+    pub fn bytes(&self) -> Vec<u8> {
         let mut buf = Vec::new();
         if let Some(raw) = &self.raw_info {
             buf.clone_from(raw);
@@ -76,10 +105,16 @@ impl Ipa {
         } else {
             plist::to_writer_binary(&mut buf, &self.info).unwrap();
         }
-        let mut zw = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let opts = zip::write::SimpleFileOptions::default();
-        zw.start_file("Payload/App.app/Info.plist", opts).unwrap();
-        zw.write_all(&buf).unwrap();
+        if !self.no_info {
+            zw.start_file("Payload/App.app/Info.plist", opts).unwrap();
+            zw.write_all(&buf).unwrap();
+        }
+        for (name, bytes) in &self.files {
+            zw.start_file(name.as_str(), opts).unwrap();
+            zw.write_all(bytes).unwrap();
+        }
         let meta = self.raw_metadata.clone().or_else(|| {
             self.metadata.as_ref().map(|meta| {
                 let mut mb = Vec::new();
@@ -91,7 +126,6 @@ impl Ipa {
             zw.start_file("iTunesMetadata.plist", opts).unwrap();
             zw.write_all(&mb).unwrap();
         }
-        zw.finish().unwrap();
-        path.to_path_buf()
+        zw.finish().unwrap().into_inner()
     }
 }

@@ -5,10 +5,12 @@
 pub mod apkbuild;
 pub mod axmlbomb;
 pub mod backupbuild;
+pub mod bplist;
 pub mod cmd;
 #[cfg(feature = "pair")]
 pub mod fakeiphone;
 pub mod fakephone;
 pub mod ipabuild;
 pub mod phones;
+pub mod schema;
 pub mod webhook;

@@ -141,8 +141,13 @@ impl Receiver {
 
     /// A receiver that acknowledges every request.
     pub fn healthy() -> Receiver {
+        Receiver::in_mode(HEALTHY)
+    }
+
+    /// A receiver that starts in `mode` ([`HEALTHY`], [`STALL`], [`SLOW`]).
+    pub fn in_mode(mode: u8) -> Receiver {
         let rx = Receiver::start(0);
-        rx.mode.store(HEALTHY, Ordering::SeqCst);
+        rx.mode.store(mode, Ordering::SeqCst);
         rx
     }
 
