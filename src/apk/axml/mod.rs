@@ -24,7 +24,7 @@
 //! Reading is budgeted (`budget`): each pool string is decoded once and shared, and a manifest
 //! may decode at most 16 MiB of strings (counting what is copied into the fingerprint), hold at
 //! most 100,000 elements and 1,000,000 attributes. Real manifests stay far below: the largest
-//! third-party fixture decodes to a few kilobytes, and manifests of apps with thousands of
+//! third-party fixture decodes to 11 KB, and manifests of apps with thousands of
 //! components to well under 1 MiB. A manifest over a limit is read up to it: what was read
 //! (package, versions...) is kept, with a warning naming the limit and
 //! [`Fingerprint::partial`] set; when the package had not been read by then, it is an error.
