@@ -31,6 +31,10 @@ pub struct Fingerprint {
     /// structural oddities worth a look (a signing block ID present twice, a central directory
     /// that overlaps the end record...).
     pub warnings: Vec<String>,
+    /// Why the manifest was read only in part (it is over a limit of the reader): the app's
+    /// record holds what was read before, and its report is incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
     /// Bytes read from the source to produce this fingerprint (not kept by the cache).
     #[serde(skip)]
     pub bytes_read: u64,

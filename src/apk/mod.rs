@@ -50,8 +50,8 @@ pub enum ApkError {
     Corrupt { offset: u64, what: &'static str },
     #[error("no AndroidManifest.xml in the archive")]
     NoManifest,
-    #[error("binary AndroidManifest.xml is malformed at offset {offset}: {what}")]
-    Manifest { offset: u64, what: &'static str },
+    #[error("binary AndroidManifest.xml: {0}")]
+    Manifest(#[from] axml::AxmlError),
     #[error("reading the file failed: {0}")]
     Io(#[from] SourceError),
     /// The probe was driven wrongly (fed after it finished, or a wrong number of buffers).

@@ -190,13 +190,18 @@ pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<Scanned, Problem> 
             let src = FileSource::from_file(path, file).map_err(|e| problem(e.to_string()))?;
             let info = apk::analyze(&src).map_err(|e| problem(format!("unreadable APK: {e}")))?;
             bytes_read += info.bytes_read;
-            let id = info
-                .package
-                .clone()
-                .ok_or_else(|| problem("APK manifest has no package name".into()))?;
+            let id = info.package.clone().ok_or_else(|| {
+                problem(match &info.partial {
+                    Some(why) => format!("APK manifest has no package name: {why}"),
+                    None => "APK manifest has no package name".into(),
+                })
+            })?;
             let mut app = AppRecord::new(id);
             app.name.clone_from(&info.label);
             info.fill(&mut app);
+            if let Some(why) = &info.partial {
+                problems.push(problem(format!("APK manifest read in part: {why}")));
+            }
             app.add_seen_in(SeenIn::Apk);
             app
         }

@@ -686,3 +686,61 @@ fn verbose_levels_show_the_phone_the_commands_and_their_texts() {
         ]
     );
 }
+
+/// The APKs whose manifests amplify (see `hostile::manifests`), installed on a phone beside
+/// TikTok and read over adb: the same reader, the same limits, the same bounded cost.
+#[test]
+fn manifests_that_amplify_on_a_phone_cost_bounded_memory() {
+    use crate::hostile::{manifests::bombs, MEM_MIB, SECS};
+    use crate::support::cmd::{appsweep_limited, code, json, stderr};
+    let Some((server, a)) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (attrs, copies, signer) = bombs(dir.path());
+    let mut sc = sample_scenario(&a.tiktok, &a.split);
+    let packages = sc["packages"].as_array_mut().unwrap();
+    for (name, apk) in [
+        ("com.example.attrbomb", &attrs),
+        ("com.example.copybomb", &copies),
+    ] {
+        packages.push(
+            json!({"name": name, "users": [0], "uid": 10300, "version_code": 1,
+            "version_name": "6.6.6", "installer": null,
+            "apks": [{"path": format!("/data/app/~~Bo==/{name}-Mb==/base.apk"), "file": apk}]}),
+        );
+    }
+    let phone = FakePhone::spawn(&server, sc);
+    let started = std::time::Instant::now();
+    let out = appsweep_limited(MEM_MIB, SECS)
+        .args(["scan", "adb", "--no-cache", "--adb-server", &server.addr()])
+        .args(["--format", "json"])
+        .env("HOME", server.home())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(started.elapsed().as_secs() < SECS, "{err}");
+    assert_eq!(code(&out), 1, "{err}");
+    let doc = json(&out);
+    let r = report(&doc, &phone.serial());
+    assert_eq!(r["status"], "violation", "{r:#}");
+    assert!(!tiktok_findings(r).is_empty(), "{r:#}");
+    let app = |id: &str| {
+        r["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .unwrap_or_else(|| panic!("no {id}: {r:#}"))
+            .clone()
+    };
+    for id in ["com.example.attrbomb", "com.example.copybomb"] {
+        assert_eq!(app(id)["signers_sha256"], json!([signer]), "{r:#}");
+    }
+    let problems = r["problems"].to_string();
+    assert!(
+        problems.contains("com.example.copybomb")
+            && problems.contains("read in part")
+            && problems.contains("16 MiB of decoded strings"),
+        "{problems}"
+    );
+    assert!(!problems.contains("attrbomb"), "{problems}");
+}

@@ -1,7 +1,11 @@
 //! Attributes and elements: typed attribute values, `android:` attributes found by resource id
 //! (by name only without one), and the collection of what each manifest element says into a
-//! [`Fingerprint`].
+//! [`Fingerprint`]. Strings are shared with the pool (`Rc<str>`); what is copied into the
+//! fingerprint is charged to the [`Budget`].
 
+use std::rc::Rc;
+
+use super::budget::Budget;
 use super::pool::StringPool;
 use super::*;
 use crate::model::MetaData;
@@ -9,7 +13,7 @@ use crate::model::MetaData;
 /// A typed attribute value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Value {
-    Str(String),
+    Str(Rc<str>),
     IntDec(u32),
     IntHex(u32),
     Bool(bool),
@@ -35,7 +39,7 @@ impl Value {
 
     fn render(&self) -> String {
         match self {
-            Self::Str(s) => s.clone(),
+            Self::Str(s) => s.to_string(),
             Self::IntDec(v) => (*v as i32).to_string(),
             Self::IntHex(v) => format!("0x{v:x}"),
             Self::Bool(b) => b.to_string(),
@@ -48,7 +52,7 @@ impl Value {
 
 #[derive(Debug, Clone)]
 pub(super) struct Attr {
-    name: Option<String>,
+    name: Option<Rc<str>>,
     res_id: Option<u32>,
     value: Value,
 }
@@ -56,14 +60,16 @@ pub(super) struct Attr {
 pub(super) struct Doc<'a> {
     pub(super) pool: Option<StringPool<'a>>,
     pub(super) res_map: Vec<u32>,
+    pub(super) budget: Budget,
 }
 
 impl Doc<'_> {
-    pub(super) fn string(&self, idx: u32) -> Option<String> {
+    /// Pool string `idx`, shared; `None` when absent or over the budget.
+    pub(super) fn string(&mut self, idx: u32) -> Option<Rc<str>> {
         if idx == NO_INDEX {
             return None;
         }
-        self.pool.as_ref()?.get(idx)
+        self.pool.as_mut()?.get(idx, &mut self.budget)
     }
 }
 
@@ -90,27 +96,40 @@ pub(super) fn qualify(package: Option<&str>, name: &str) -> String {
     }
 }
 
+/// A copy of `s` for the fingerprint, charged to `budget`; `None` when it does not fit.
+fn keep(budget: &mut Budget, s: &str) -> Option<String> {
+    budget.bytes(s.len()).then(|| s.to_string())
+}
+
 /// Element-level collection while walking the tree.
 #[derive(Default)]
 pub(super) struct Collect {
     m: Fingerprint,
-    /// (element name) for each open element.
-    pub(super) stack: Vec<String>,
+    /// (element name) for each open element, shared with the pool.
+    pub(super) stack: Vec<Rc<str>>,
     /// Component names as written, qualified once the package is known.
-    raw_components: Vec<String>,
+    raw_components: Vec<Rc<str>>,
 }
 
 impl Collect {
-    pub(super) fn start(&mut self, name: &str, attrs: &[Attr]) {
-        let parent = self.stack.last().map(String::as_str);
+    /// Whether the package name was read.
+    pub(super) fn has_package(&self) -> bool {
+        self.m.package.is_some()
+    }
+
+    /// Collects what element `name` says; every string copied into the fingerprint is charged
+    /// to `budget`, and what does not fit is left out (the budget says so).
+    pub(super) fn start(&mut self, name: Rc<str>, attrs: &[Attr], budget: &mut Budget) {
+        let parent = self.stack.last().map(|p| &**p);
         let depth = self.stack.len();
-        match (name, parent) {
+        match (&*name, parent) {
             ("manifest", None) if depth == 0 => {
                 if self.m.package.is_none() {
                     self.m.package = attrs
                         .iter()
                         .find(|a| a.name.as_deref() == Some("package"))
-                        .and_then(|a| a.value.as_string().map(str::to_string));
+                        .and_then(|a| a.value.as_string())
+                        .and_then(|p| keep(budget, p));
                 }
                 let code = find(attrs, ATTR_VERSION_CODE, "versionCode").and_then(Value::as_u32);
                 let major = find(attrs, ATTR_VERSION_CODE_MAJOR, "versionCodeMajor")
@@ -121,11 +140,11 @@ impl Collect {
                 }
                 self.m.version_name = find(attrs, ATTR_VERSION_NAME, "versionName")
                     .and_then(Value::as_string)
-                    .map(str::to_string);
+                    .and_then(|v| keep(budget, v));
             }
             ("application", Some("manifest")) => {
                 if let Some(label) = find(attrs, ATTR_LABEL, "label").and_then(Value::as_string) {
-                    self.m.label = Some(label.to_string());
+                    self.m.label = keep(budget, label);
                 }
                 self.component(attrs);
             }
@@ -138,18 +157,22 @@ impl Collect {
                     find(attrs, ATTR_AUTHORITIES, "authorities").and_then(Value::as_string)
                 {
                     for a in auth.split(';').map(str::trim).filter(|a| !a.is_empty()) {
-                        self.m.components.push(format!("authority:{a}"));
+                        let Some(kept) = keep(budget, a) else { break };
+                        self.m.components.push(format!("authority:{kept}"));
                     }
                 }
             }
             ("meta-data", Some(_)) => {
                 let name = find(attrs, ATTR_NAME, "name").and_then(Value::as_string);
-                let value = find(attrs, ATTR_VALUE, "value").map(Value::render);
+                let value = find(attrs, ATTR_VALUE, "value");
                 if let (Some(name), Some(value)) = (name, value) {
-                    self.m.meta_data.push(MetaData {
-                        name: name.to_string(),
-                        value,
-                    });
+                    let value = match value {
+                        Value::Str(s) => keep(budget, s),
+                        v => Some(v.render()),
+                    };
+                    if let (Some(name), Some(value)) = (keep(budget, name), value) {
+                        self.m.meta_data.push(MetaData { name, value });
+                    }
                 }
             }
             (
@@ -160,26 +183,34 @@ impl Collect {
                 Some("manifest"),
             ) => {
                 if let Some(p) = find(attrs, ATTR_NAME, "name").and_then(Value::as_string) {
-                    self.m.permissions.push(p.to_string());
+                    if let Some(p) = keep(budget, p) {
+                        self.m.permissions.push(p);
+                    }
                 }
             }
             _ => {}
         }
-        self.stack.push(name.to_string());
+        self.stack.push(name);
     }
 
     fn component(&mut self, attrs: &[Attr]) {
-        if let Some(n) = find(attrs, ATTR_NAME, "name").and_then(Value::as_string) {
+        if let Some(Value::Str(n)) = find(attrs, ATTR_NAME, "name") {
             if !n.is_empty() {
-                self.raw_components.push(n.to_string());
+                self.raw_components.push(Rc::clone(n));
             }
         }
     }
 
-    pub(super) fn finish(mut self) -> Fingerprint {
+    /// The fingerprint: component names qualified (each charged to `budget` as it is made),
+    /// lists sorted and deduplicated.
+    pub(super) fn finish(mut self, budget: &mut Budget) -> Fingerprint {
         let pkg = self.m.package.clone();
         for raw in &self.raw_components {
-            self.m.components.push(qualify(pkg.as_deref(), raw));
+            let q = qualify(pkg.as_deref(), raw);
+            if !budget.bytes(q.len()) {
+                break;
+            }
+            self.m.components.push(q);
         }
         self.m.components.sort();
         self.m.components.dedup();
@@ -191,10 +222,17 @@ impl Collect {
     }
 }
 
-pub(super) fn read_attrs(doc: &Doc<'_>, chunk: &[u8], ext: usize) -> Vec<Attr> {
+/// The attributes of an element chunk, charged to the budget (empty when they do not fit).
+pub(super) fn read_attrs(doc: &mut Doc<'_>, chunk: &[u8], ext: usize) -> Vec<Attr> {
     let attr_start = usize::from(u16_at(chunk, ext + 8).unwrap_or(20));
     let attr_size = usize::from(u16_at(chunk, ext + 10).unwrap_or(20)).max(ATTR_LEN);
-    let count = usize::from(u16_at(chunk, ext + 12).unwrap_or(0));
+    let declared = usize::from(u16_at(chunk, ext + 12).unwrap_or(0));
+    // Only the attributes the chunk holds count (and are read).
+    let room = chunk.len().saturating_sub(ext + attr_start);
+    let count = declared.min(room.saturating_add(attr_size - ATTR_LEN) / attr_size);
+    if !doc.budget.attributes(count) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     for i in 0..count {
         let Some(p) = i

@@ -16,11 +16,20 @@
 //! resource map). Evasion tricks seen in the wild are tolerated: chunk header sizes of 0, a
 //! final chunk whose size is 0, lying string counts, file sizes that disagree with the data.
 //!
-//! The parts: `pool` (the string pool, decoded on demand), `element` (typed attribute values,
-//! `android:` attributes by resource id, what each element says); this module walks the chunks
-//! and fills the manifest fields of a `Fingerprint`. `tests` holds a small AXML writer that the
-//! tests build their inputs with.
+//! The parts: `pool` (the string pool, each string decoded once and shared), `budget` (what
+//! reading may cost), `element` (typed attribute values, `android:` attributes by resource id,
+//! what each element says); this module walks the chunks and fills the manifest fields of a
+//! `Fingerprint`. `tests` holds a small AXML writer that the tests build their inputs with.
+//!
+//! Reading is budgeted (`budget`): each pool string is decoded once and shared, and a manifest
+//! may decode at most 16 MiB of strings (counting what is copied into the fingerprint), hold at
+//! most 100,000 elements and 1,000,000 attributes. Real manifests stay far below: the largest
+//! third-party fixture decodes to 11 KB, and manifests of apps with thousands of
+//! components to well under 1 MiB. A manifest over a limit is read up to it: what was read
+//! (package, versions...) is kept, with a warning naming the limit and
+//! [`Fingerprint::partial`] set; when the package had not been read by then, it is an error.
 
+mod budget;
 mod element;
 mod pool;
 #[cfg(test)]
@@ -28,6 +37,8 @@ pub(crate) mod tests;
 
 use super::cursor::{u16_at, u32_at, Cursor};
 use super::Fingerprint;
+use budget::Budget;
+pub use budget::{MAX_ATTRIBUTES, MAX_DECODED_BYTES, MAX_ELEMENTS};
 use element::{read_attrs, Collect, Doc};
 use pool::parse_string_pool;
 
@@ -68,18 +79,25 @@ pub enum AxmlError {
     NotAxml { offset: u64, what: &'static str },
     #[error("malformed at offset {offset}: {what}")]
     Malformed { offset: u64, what: &'static str },
+    /// A limit of the reader was reached before the package name was read.
+    #[error("over the limit of {what} at offset {offset}, before the package name")]
+    OverBudget { offset: u64, what: &'static str },
 }
 
 impl AxmlError {
     pub fn offset(&self) -> u64 {
         match self {
-            Self::NotAxml { offset, .. } | Self::Malformed { offset, .. } => *offset,
+            Self::NotAxml { offset, .. }
+            | Self::Malformed { offset, .. }
+            | Self::OverBudget { offset, .. } => *offset,
         }
     }
 
     pub fn what(&self) -> &'static str {
         match self {
-            Self::NotAxml { what, .. } | Self::Malformed { what, .. } => what,
+            Self::NotAxml { what, .. }
+            | Self::Malformed { what, .. }
+            | Self::OverBudget { what, .. } => what,
         }
     }
 }
@@ -88,6 +106,17 @@ impl AxmlError {
 /// versions, label, components, meta-data, permissions, and warnings for parts that could not
 /// be read); certificates and native libraries are the probe's.
 pub fn parse_manifest(data: &[u8]) -> Result<Fingerprint, AxmlError> {
+    parse_budgeted(data).0
+}
+
+/// [`parse_manifest`], and what the reading cost.
+pub(crate) fn parse_budgeted(data: &[u8]) -> (Result<Fingerprint, AxmlError>, Budget) {
+    let mut budget = Budget::default();
+    let r = parse(data, &mut budget);
+    (r, budget)
+}
+
+fn parse(data: &[u8], budget: &mut Budget) -> Result<Fingerprint, AxmlError> {
     let (Some(ty), Some(hsize), Some(size)) = (u16_at(data, 0), u16_at(data, 2), u32_at(data, 4))
     else {
         return Err(AxmlError::NotAxml {
@@ -101,7 +130,7 @@ pub fn parse_manifest(data: &[u8]) -> Result<Fingerprint, AxmlError> {
             what: "first chunk is not an XML document",
         });
     }
-    let mut warnings = Vec::new();
+    let mut warnings = Warnings::default();
     let declared = usize::try_from(size).unwrap_or(usize::MAX);
     let end = if declared < 8 || declared > data.len() {
         warnings.push(format!(
@@ -119,6 +148,7 @@ pub fn parse_manifest(data: &[u8]) -> Result<Fingerprint, AxmlError> {
     let mut doc = Doc {
         pool: None,
         res_map: Vec::new(),
+        budget: std::mem::take(budget),
     };
     let mut col = Collect::default();
     let mut elements = 0usize;
@@ -192,16 +222,23 @@ pub fn parse_manifest(data: &[u8]) -> Result<Fingerprint, AxmlError> {
                 } else {
                     NODE_HEADER_LEN
                 };
+                if !doc.budget.element() {
+                    break;
+                }
                 let name = u32_at(chunk, ext + 4).and_then(|i| doc.string(i));
                 match name {
                     Some(name) => {
-                        let attrs = read_attrs(&doc, chunk, ext);
-                        col.start(&name, &attrs);
+                        let attrs = read_attrs(&mut doc, chunk, ext);
+                        if doc.budget.over().is_some() {
+                            break;
+                        }
+                        col.start(name, &attrs, &mut doc.budget);
                         elements += 1;
                     }
+                    None if doc.budget.over().is_some() => break,
                     None => {
                         warnings.push(format!("element at offset {pos} has no readable name"));
-                        col.stack.push(String::new());
+                        col.stack.push(std::rc::Rc::from(""));
                     }
                 }
             }
@@ -209,6 +246,9 @@ pub fn parse_manifest(data: &[u8]) -> Result<Fingerprint, AxmlError> {
                 col.stack.pop();
             }
             _ => {}
+        }
+        if doc.budget.over().is_some() {
+            break;
         }
         pos += csize;
     }
@@ -218,13 +258,56 @@ pub fn parse_manifest(data: &[u8]) -> Result<Fingerprint, AxmlError> {
             what: "no string pool",
         });
     }
-    if elements == 0 {
+    if let Some(what) = doc.budget.over() {
+        if !col.has_package() {
+            *budget = doc.budget;
+            return Err(AxmlError::OverBudget {
+                offset: pos as u64,
+                what,
+            });
+        }
+    } else if elements == 0 {
         return Err(AxmlError::Malformed {
             offset: pos as u64,
             what: "no elements",
         });
     }
-    let mut m = col.finish();
-    m.warnings = warnings;
+    let mut m = col.finish(&mut doc.budget);
+    m.warnings = warnings.finish();
+    if let Some(what) = doc.budget.over() {
+        let why = format!("read up to offset {pos} only: over the limit of {what}");
+        m.warnings.push(why.clone());
+        m.partial = Some(why);
+    }
+    *budget = doc.budget;
     Ok(m)
+}
+
+/// Warnings kept per manifest: one per odd chunk would let a manifest of tiny chunks fill a
+/// report.
+const MAX_WARNINGS: usize = 16;
+
+/// The first [`MAX_WARNINGS`] warnings, and how many more there were.
+#[derive(Default)]
+struct Warnings {
+    kept: Vec<String>,
+    more: usize,
+}
+
+impl Warnings {
+    fn push(&mut self, w: String) {
+        if self.kept.len() < MAX_WARNINGS {
+            self.kept.push(w);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.kept
+                .push(format!("and {} more warnings like these", self.more));
+        }
+        self.kept
+    }
 }

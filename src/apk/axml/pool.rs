@@ -1,5 +1,10 @@
-//! The AXML string pool (UTF-8 or UTF-16), decoded one string at a time on demand.
+//! The AXML string pool (UTF-8 or UTF-16), each string decoded on demand, once: a string is
+//! kept by where it starts, so every index (and every attribute) naming it shares one copy.
 
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::budget::Budget;
 use super::UTF8_FLAG;
 use crate::apk::cursor::{u32_at, Cursor};
 
@@ -9,33 +14,56 @@ pub(super) struct StringPool<'a> {
     offsets: Vec<u32>,
     strings_start: usize,
     utf8: bool,
+    /// Strings decoded so far, by their start in the chunk.
+    decoded: BTreeMap<usize, Rc<str>>,
 }
 
 impl StringPool<'_> {
-    pub(super) fn get(&self, idx: u32) -> Option<String> {
+    /// String `idx`, decoded the first time it is asked for and charged to `budget` then;
+    /// `None` when it is absent or over the budget.
+    pub(super) fn get(&mut self, idx: u32, budget: &mut Budget) -> Option<Rc<str>> {
         let off = *self.offsets.get(usize::try_from(idx).ok()?)?;
         let start = self.strings_start.checked_add(usize::try_from(off).ok()?)?;
-        let mut c = Cursor::new(self.chunk.get(start..)?);
-        if self.utf8 {
-            let _chars = utf8_len(&mut c)?;
-            let bytes = utf8_len(&mut c)?;
-            let raw = c.take(bytes).or_else(|| c.take(c.remaining()))?;
-            let raw = raw.split(|b| *b == 0).next().unwrap_or_default();
-            Some(String::from_utf8_lossy(raw).into_owned())
-        } else {
-            let first = c.u16()?;
-            let len = if first & 0x8000 != 0 {
-                (usize::from(first & 0x7fff) << 16) | usize::from(c.u16()?)
-            } else {
-                usize::from(first)
-            };
-            let n = len.min(c.remaining() / 2);
-            let units: Vec<u16> = (0..n)
-                .map_while(|_| c.u16())
-                .take_while(|u| *u != 0)
-                .collect();
-            Some(String::from_utf16_lossy(&units))
+        if let Some(s) = self.decoded.get(&start) {
+            return Some(Rc::clone(s));
         }
+        let s = decode(self.chunk.get(start..)?, self.utf8, budget)?;
+        if !budget.bytes(s.len()) {
+            return None;
+        }
+        self.decoded.insert(start, Rc::clone(&s));
+        Some(s)
+    }
+}
+
+/// Decodes the string at the start of `bytes`, when at least its length fits in `budget`.
+fn decode(bytes: &[u8], utf8: bool, budget: &mut Budget) -> Option<Rc<str>> {
+    let mut c = Cursor::new(bytes);
+    if utf8 {
+        let _chars = utf8_len(&mut c)?;
+        let bytes = utf8_len(&mut c)?;
+        let raw = c.take(bytes).or_else(|| c.take(c.remaining()))?;
+        let raw = raw.split(|b| *b == 0).next().unwrap_or_default();
+        if !budget.fits(raw.len()) {
+            return None;
+        }
+        Some(Rc::from(&*String::from_utf8_lossy(raw)))
+    } else {
+        let first = c.u16()?;
+        let len = if first & 0x8000 != 0 {
+            (usize::from(first & 0x7fff) << 16) | usize::from(c.u16()?)
+        } else {
+            usize::from(first)
+        };
+        let n = len.min(c.remaining() / 2);
+        if !budget.fits(n) {
+            return None;
+        }
+        let units: Vec<u16> = (0..n)
+            .map_while(|_| c.u16())
+            .take_while(|u| *u != 0)
+            .collect();
+        Some(Rc::from(String::from_utf16_lossy(&units)))
     }
 }
 
@@ -70,5 +98,6 @@ pub(super) fn parse_string_pool(chunk: &[u8], header_len: usize) -> Option<Strin
         offsets,
         strings_start,
         utf8: flags & UTF8_FLAG != 0,
+        decoded: BTreeMap::new(),
     })
 }

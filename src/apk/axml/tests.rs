@@ -11,6 +11,8 @@ pub(crate) struct AxmlBuilder {
     nodes: Vec<u8>,
     pub utf8: bool,
     pub zero_size_end_ns: bool,
+    /// End-element chunks declare a size of 0 (Android assumes their fixed size).
+    pub zero_size_ends: bool,
 }
 
 pub(crate) enum V<'a> {
@@ -31,6 +33,7 @@ impl AxmlBuilder {
             nodes: Vec::new(),
             utf8: false,
             zero_size_end_ns: false,
+            zero_size_ends: false,
         };
         // Attribute names with resource ids come first in the pool.
         for (name, id) in android_attrs {
@@ -108,7 +111,11 @@ impl AxmlBuilder {
 
     pub(crate) fn end(&mut self, name: &str) -> &mut Self {
         let n = self.intern(name);
+        let at = self.nodes.len();
         self.node(RES_XML_END_ELEMENT_TYPE, &[NO_INDEX, n]);
+        if self.zero_size_ends {
+            self.nodes[at + 4..at + 8].fill(0);
+        }
         self
     }
 
@@ -376,4 +383,196 @@ fn qualify_rules() {
     assert_eq!(qualify(Some("a.b"), "C"), "a.b.C");
     assert_eq!(qualify(Some("a.b"), "x.C"), "x.C");
     assert_eq!(qualify(None, ".C"), ".C");
+}
+
+/// The amplification of a manifest: one element whose `attrs` attributes all name one string of
+/// `len` characters, after a `manifest` element naming the package.
+pub(crate) fn amplifying_manifest(attrs: usize, len: usize) -> Vec<u8> {
+    let long = "x".repeat(len);
+    let mut b = AxmlBuilder::new(ANDROID_ATTRS);
+    b.start("manifest", &[(false, "package", V::S("com.example.bomb"))]);
+    let list: Vec<(bool, &str, V<'_>)> = (0..attrs).map(|_| (false, "a", V::S(&long))).collect();
+    b.start("application", &list)
+        .end("application")
+        .end("manifest");
+    b.build()
+}
+
+/// `n` `uses-permission` elements each naming one string of `len` characters: every one is a
+/// copy in the fingerprint.
+fn copying_manifest(n: usize, len: usize) -> Vec<u8> {
+    let long = format!("p.{}", "y".repeat(len));
+    let mut b = AxmlBuilder::new(ANDROID_ATTRS);
+    b.start(
+        "manifest",
+        &[
+            (true, "versionCode", V::I(3)),
+            (false, "package", V::S("com.example.copies")),
+        ],
+    );
+    for _ in 0..n {
+        b.start("uses-permission", &[(true, "name", V::S(&long))])
+            .end("uses-permission");
+    }
+    b.end("manifest");
+    b.build()
+}
+
+#[test]
+fn a_string_named_by_every_attribute_is_decoded_once() {
+    // 65,535 attributes naming one string of 16,000 characters: a gigabyte when each attribute
+    // decodes its own copy.
+    let bomb = amplifying_manifest(65_535, 16_000);
+    let (m, spent) = parse_budgeted(&bomb);
+    let m = m.unwrap();
+    assert_eq!(m.package.as_deref(), Some("com.example.bomb"));
+    assert_eq!(m.partial, None, "{:?}", m.warnings);
+    assert!(
+        spent.decoded() < 20_000,
+        "{} bytes decoded",
+        spent.decoded()
+    );
+}
+
+#[test]
+fn copies_into_the_fingerprint_stop_at_the_byte_budget_and_keep_what_was_read() {
+    // 2,000 permissions of 10 KB each: 20 MB of copies of one string.
+    let (m, spent) = parse_budgeted(&copying_manifest(2_000, 10_000));
+    let m = m.unwrap();
+    assert_eq!(m.package.as_deref(), Some("com.example.copies"));
+    assert_eq!(m.version_code, Some(3));
+    assert_eq!(m.permissions.len(), 1, "the copies are one permission");
+    let why = m.partial.clone().unwrap_or_default();
+    assert!(why.contains("16 MiB of decoded strings"), "{why}");
+    assert!(m.warnings.iter().any(|w| w == &why), "{:?}", m.warnings);
+    assert!(spent.decoded() <= MAX_DECODED_BYTES, "{}", spent.decoded());
+    assert_eq!(spent.over(), Some("16 MiB of decoded strings"));
+}
+
+#[test]
+fn elements_over_their_limit_stop_the_reading_utf8_too() {
+    let mut b = AxmlBuilder::new(ANDROID_ATTRS);
+    b.utf8 = true;
+    b.start("manifest", &[(false, "package", V::S("com.example.many"))]);
+    for _ in 0..MAX_ELEMENTS {
+        b.start("uses-permission", &[(true, "name", V::S("p.q"))])
+            .end("uses-permission");
+    }
+    b.end("manifest");
+    let (m, spent) = parse_budgeted(&b.build());
+    let m = m.unwrap();
+    assert_eq!(m.package.as_deref(), Some("com.example.many"));
+    assert_eq!(m.permissions, ["p.q"]);
+    assert_eq!(spent.over(), Some("100,000 elements"));
+    assert!(m.partial.unwrap().contains("100,000 elements"));
+}
+
+#[test]
+fn attributes_over_their_limit_stop_the_reading() {
+    let mut b = AxmlBuilder::new(ANDROID_ATTRS);
+    b.start("manifest", &[(false, "package", V::S("com.example.attrs"))]);
+    let list: Vec<(bool, &str, V<'_>)> = (0..65_535).map(|i| (false, "a", V::I(i))).collect();
+    for _ in 0..(MAX_ATTRIBUTES / 65_535 + 1) {
+        b.start("application", &list).end("application");
+    }
+    b.end("manifest");
+    let (m, spent) = parse_budgeted(&b.build());
+    let m = m.unwrap();
+    assert_eq!(m.package.as_deref(), Some("com.example.attrs"));
+    assert_eq!(spent.over(), Some("1,000,000 attributes"));
+    assert!(m.partial.unwrap().contains("1,000,000 attributes"));
+}
+
+#[test]
+fn a_limit_reached_before_the_package_is_an_error() {
+    let mut b = AxmlBuilder::new(ANDROID_ATTRS);
+    for _ in 0..=MAX_ELEMENTS {
+        b.start("x", &[]).end("x");
+    }
+    b.start("manifest", &[(false, "package", V::S("late.package"))])
+        .end("manifest");
+    let e = parse_manifest(&b.build()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            AxmlError::OverBudget {
+                what: "100,000 elements",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("before the package name"), "{e}");
+}
+
+#[test]
+fn warnings_are_capped_with_a_count_of_the_rest() {
+    let mut b = AxmlBuilder::new(ANDROID_ATTRS);
+    b.zero_size_ends = true;
+    b.start("manifest", &[(false, "package", V::S("w.w"))]);
+    for _ in 0..100 {
+        b.start("x", &[]).end("x");
+    }
+    b.end("manifest");
+    let m = parse_manifest(&b.build()).unwrap();
+    assert_eq!(m.package.as_deref(), Some("w.w"));
+    assert_eq!(m.warnings.len(), 17, "{:?}", m.warnings);
+    assert_eq!(m.warnings[16], "and 85 more warnings like these");
+}
+
+/// Decoded bytes and time for the amplifying manifest and the third-party manifests, printed
+/// (`cargo test --lib decode_costs -- --ignored --nocapture`).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn decode_costs() {
+    let root = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/third_party/axml/androguard"
+    ));
+    let mut inputs: Vec<(String, Vec<u8>)> = vec![(
+        "amplifying (65,535 attributes x 16,000 chars)".into(),
+        amplifying_manifest(65_535, 16_000),
+    )];
+    for e in std::fs::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        inputs.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+    }
+    for (name, bytes) in inputs {
+        let reps = if bytes.len() > 100_000 { 3 } else { 2_000 };
+        let t = std::time::Instant::now();
+        let mut spent = 0;
+        for _ in 0..reps {
+            spent = parse_budgeted(&bytes).1.decoded();
+        }
+        println!(
+            "{name}: {} bytes, {spent} bytes decoded, {:?} per parse",
+            bytes.len(),
+            t.elapsed() / reps
+        );
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+    #[test]
+    fn the_reader_stays_within_its_budget(
+        attrs in 0usize..65_536,
+        len in 0usize..20_000,
+        elements in 1usize..40,
+    ) {
+        let long = "z".repeat(len);
+        let mut b = AxmlBuilder::new(ANDROID_ATTRS);
+        b.start("manifest", &[(false, "package", V::S("p.q"))]);
+        let list: Vec<(bool, &str, V<'_>)> = (0..attrs).map(|_| (true, "name", V::S(&long))).collect();
+        for _ in 0..elements {
+            b.start("uses-permission", &list).end("uses-permission");
+        }
+        b.end("manifest");
+        let (m, spent) = parse_budgeted(&b.build());
+        let m = m.unwrap();
+        proptest::prop_assert_eq!(m.package.as_deref(), Some("p.q"));
+        proptest::prop_assert!(spent.decoded() <= MAX_DECODED_BYTES);
+        // The one string, its name and copy (one permission per element), the package: within.
+        proptest::prop_assert!(spent.decoded() <= 2 * len + 64 + elements * (len + 8));
+    }
 }

@@ -78,10 +78,7 @@ pub(super) fn fingerprint(
                 }
                 None
             }
-            Err(e) => Some(ApkError::Manifest {
-                offset: e.offset(),
-                what: e.what(),
-            }),
+            Err(e) => Some(ApkError::Manifest(e)),
         },
         Some(EntryRead::Failed(w)) => {
             warnings.push(w);
@@ -97,6 +94,9 @@ pub(super) fn fingerprint(
     if let Some(err) = manifest_error {
         if info.certificates.is_empty() && info.native_libs.is_empty() {
             return Err(err);
+        }
+        if matches!(err, ApkError::Manifest(axml::AxmlError::OverBudget { .. })) {
+            info.partial = Some(err.to_string());
         }
         warnings.push(format!("no manifest data: {err}"));
     }

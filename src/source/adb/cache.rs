@@ -175,6 +175,7 @@ mod tests {
                 entry: None,
             }],
             warnings: vec!["w".into()],
+            partial: Some("read up to offset 8 only".into()),
             bytes_read: 0,
         }
     }

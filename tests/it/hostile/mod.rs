@@ -5,6 +5,7 @@
 mod backup;
 mod files;
 mod inputs;
+pub mod manifests;
 mod plists;
 mod signals;
 

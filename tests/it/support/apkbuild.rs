@@ -219,6 +219,43 @@ fn signer_args(cmd: &mut Command, k: &Key) {
     ]);
 }
 
+/// Aligns `unaligned` (any zip) and signs it (v2 only, key `a`) into `out`, telling apksigner
+/// the minimum SDK so that it never reads the manifest (which may be hostile); returns the
+/// signer's SHA-256 as `apksigner verify --print-certs` prints it.
+pub fn align_and_sign_v2(unaligned: &Path, out: &Path) -> String {
+    let aligned = out.with_extension("aligned");
+    run(Command::new("zipalign")
+        .args(["-f", "-p", "4"])
+        .arg(unaligned)
+        .arg(&aligned));
+    let mut sign = Command::new("apksigner");
+    sign.arg("sign");
+    signer_args(&mut sign, &keys().a);
+    sign.args([
+        "--min-sdk-version",
+        "24",
+        "--v1-signing-enabled",
+        "false",
+        "--v2-signing-enabled",
+        "true",
+        "--v3-signing-enabled",
+        "false",
+    ]);
+    run(sign.arg("--out").arg(out).arg(&aligned));
+    let _ = std::fs::remove_file(&aligned);
+    let _ = std::fs::remove_file(out.with_extension("apk.idsig"));
+    let verify = run(Command::new("apksigner")
+        .args(["verify", "--print-certs", "--min-sdk-version", "24"])
+        .arg(out));
+    verify
+        .lines()
+        .find_map(|l| {
+            l.split_once("certificate SHA-256 digest: ")
+                .map(|(_, d)| d.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no signer in {verify}"))
+}
+
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('"', "&quot;")

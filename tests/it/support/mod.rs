@@ -3,6 +3,7 @@
 //! iPhones behind a private usbmuxd socket).
 
 pub mod apkbuild;
+pub mod axmlbomb;
 pub mod backupbuild;
 pub mod bplist;
 pub mod cmd;

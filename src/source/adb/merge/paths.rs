@@ -124,7 +124,15 @@ pub fn apply_fingerprints(
             continue;
         }
         match results.get(&p) {
-            Some(Ok(fp)) => fp.fill(a),
+            Some(Ok(fp)) => {
+                fp.fill(a);
+                if let Some(why) = &fp.partial {
+                    problems.push(Problem::new(
+                        format!("app {name}"),
+                        format!("base APK {p} read in part: {why}"),
+                    ));
+                }
+            }
             Some(Err(e)) if !device_lost && reported.insert(name.clone()) => {
                 problems.push(Problem::new(
                     format!("app {name}"),
