@@ -7,7 +7,7 @@
 //! let phone = FakePhone::spawn(&server, sc);
 //! ```
 //! [`matrix`] lists the phones the scanner must get right: SDK 21, 23, 24, 26, 28, 30, 33, 34,
-//! 35, each with TikTok somewhere different, and [`Place::expect`] what a correct scan reports.
+//! 35 and 36 (Android 16, which behaves as 15 in everything the scanner uses), each with TikTok somewhere different, and [`Place::expect`] what a correct scan reports.
 //! The returned JSON can be adjusted before spawning (e.g. `sc["costs"]["scale"] = 0.into()` for
 //! a free phone, `sc["users"][1]["refuse_listing"] = true.into()`).
 #![allow(dead_code)]
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 
 /// The API levels of the test matrix.
-pub const MATRIX_SDKS: [u32; 9] = [21, 23, 24, 26, 28, 30, 33, 34, 35];
+pub const MATRIX_SDKS: [u32; 10] = [21, 23, 24, 26, 28, 30, 33, 34, 35, 36];
 
 pub const TIKTOK: &str = "com.zhiliaoapp.musically";
 pub const CLEAN_APP: &str = "org.fdroid.fdroid";
@@ -135,6 +135,7 @@ pub fn matrix() -> Vec<(u32, Place)> {
         (35, Place::PrivateSpaceUnlocked),
         (35, Place::Archived),
         (34, Place::Nowhere),
+        (36, Place::WorkProfile),
     ]
 }
 
