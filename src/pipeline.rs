@@ -186,7 +186,7 @@ fn log_record(r: &DeviceReport) {
     });
     log::info!(
         "{id}: {}: {} apps, {} findings, {} problems{cost}",
-        format!("{:?}", r.status).to_lowercase(),
+        r.status.as_str(),
         c.apps,
         c.findings,
         c.problems

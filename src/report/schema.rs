@@ -20,6 +20,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// The word the JSON report uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Clean => "clean",
+            Status::Violation => "violation",
+            Status::Incomplete => "incomplete",
+        }
+    }
+
     pub fn outcome(self) -> Outcome {
         match self {
             Status::Clean => Outcome::Clean,
@@ -224,6 +233,13 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_word_is_the_one_the_json_report_uses() {
+        for s in [Status::Clean, Status::Violation, Status::Incomplete] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
 
     #[test]
     fn record_ids_differ_for_the_same_device_and_second() {

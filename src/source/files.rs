@@ -129,11 +129,6 @@ fn sniff(path: &Path, file: &std::fs::File) -> Artifact {
     }
 }
 
-/// Fingerprints one file into an app record, or a problem.
-pub fn analyze_file(path: &Path, hash: HashMode) -> Result<AppRecord, Problem> {
-    analyze_counted(path, hash).map(|r| r.app)
-}
-
 /// One file read: its app, the bytes read (fingerprint ranges plus hashing) and what of it was
 /// not read although the app was (an unreadable `iTunesMetadata.plist`).
 pub struct Scanned {
@@ -142,7 +137,8 @@ pub struct Scanned {
     pub problems: Vec<Problem>,
 }
 
-/// Like [`analyze_file`], also returning the bytes read and what was not read.
+/// Fingerprints one file into an app record (with the bytes read and what was not read), or a
+/// problem.
 pub fn analyze_counted(path: &Path, hash: HashMode) -> Result<Scanned, Problem> {
     let mut bytes_read = 0u64;
     let mut problems = Vec::new();
