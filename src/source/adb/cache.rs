@@ -73,6 +73,16 @@ pub(super) fn save_json(path: &Path, value: &impl Serialize) -> std::io::Result<
     crate::report::atomic_file::write_private(path, &text)
 }
 
+/// The largest cache or memo file read (a phone's fingerprints and dumpsys are a few MB).
+const MAX_FILE: u64 = 64 << 20;
+
+/// Reads the JSON file at `path` as a `T`; `None` (a cold cache) when it is missing, not a
+/// regular file (a FIFO planted there must not hang the scan), over [`MAX_FILE`] or not a `T`.
+pub(super) fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let bytes = crate::input::read_regular(path, MAX_FILE, "cache file").ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// `$XDG_CACHE_HOME/appsweep`, else `~/.cache/appsweep`.
 pub fn default_dir() -> Option<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
@@ -91,18 +101,13 @@ impl Cache {
             serial: serial.to_string(),
             ..Cache::default()
         };
-        if let Some(p) = &cache.path {
-            if let Ok(text) = std::fs::read_to_string(p) {
-                if let Ok(f) = serde_json::from_str::<File>(&text) {
-                    if f.version == VERSION && f.serial == serial {
-                        cache.old = f
-                            .entries
-                            .into_iter()
-                            .map(|e| (e.key, e.fingerprint))
-                            .collect();
-                    }
-                }
-            }
+        let file = cache.path.as_deref().and_then(load_json::<File>);
+        if let Some(f) = file.filter(|f| f.version == VERSION && f.serial == serial) {
+            cache.old = f
+                .entries
+                .into_iter()
+                .map(|e| (e.key, e.fingerprint))
+                .collect();
         }
         cache
     }
@@ -226,6 +231,19 @@ mod tests {
             let mut c = Cache::load(Some(dir.path()), "S");
             assert_eq!(c.get("/a.apk", 1, 2), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_fifo_where_the_cache_belongs_is_a_cold_cache_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        for ext in [".json", ".dumpsys.json"] {
+            let file = device_file(Some(dir.path()), "S", ext).unwrap();
+            let made = std::process::Command::new("mkfifo").arg(&file).status();
+            assert!(made.unwrap().success());
+        }
+        let mut c = Cache::load(Some(dir.path()), "S");
+        assert_eq!(c.get("/a.apk", 1, 2), None);
+        assert!(super::super::memo::Memo::load(Some(dir.path()), "S").is_none());
     }
 
     #[cfg(unix)]

@@ -75,8 +75,7 @@ impl Memo {
 
     /// The memo of `serial` in `dir`, if there is a readable one.
     pub fn load(dir: Option<&Path>, serial: &str) -> Option<Memo> {
-        let text = std::fs::read_to_string(path(dir, serial)?).ok()?;
-        let m: Memo = serde_json::from_str(&text).ok()?;
+        let m: Memo = super::cache::load_json(&path(dir, serial)?)?;
         (m.version == VERSION && m.serial == serial).then_some(m)
     }
 
