@@ -26,6 +26,9 @@ pub enum SourceError {
     },
     #[error("{0}")]
     Remote(String),
+    /// Not a regular file, or not openable.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
 }
 
 /// Random access to the bytes of one file.
@@ -74,12 +77,9 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// Opens a regular file (a FIFO or device is refused without blocking, as for every input).
     pub fn open(path: &Path) -> Result<Self, SourceError> {
-        let io = |source| SourceError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::open(path).map_err(io)?;
+        let file = crate::input::open_regular(path, "APK")?;
         Self::from_file(path, file)
     }
 
@@ -122,5 +122,23 @@ impl ByteSource for FileSource {
                 Ok(buf)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("x.apk");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let e = FileSource::open(&fifo).err().unwrap();
+        assert!(
+            e.to_string().contains("is not a regular file (a FIFO)"),
+            "{e}"
+        );
     }
 }
